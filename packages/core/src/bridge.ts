@@ -1,0 +1,470 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline, type Readable } from 'node:stream'
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
+import { BodyTooLargeError, bodyFromHost, ClientGoneError, readBody, streamConsumed } from './body.js'
+import { classify } from './classify.js'
+import { AibridgeKeyNotFoundError } from './errors.js'
+import { clientResponseHeaders, isEventStream, SSE_HEADERS, upstreamRequestHeaders } from './headers.js'
+import { KeyPool, type KeyState, type PoolKey } from './key-pool.js'
+import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
+import { silentLogger, type Logger } from './logger.js'
+import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedProvider } from './options.js'
+import { hostilePath, splitTarget, upstreamPath, type Target } from './path.js'
+import type { InterceptionRecord, Outcome } from './record.js'
+import { UpstreamRelay } from './relay.js'
+import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond.js'
+
+export type NextFunction = (err?: unknown) => void
+
+/** For adapters: what the framework already knows about the request. */
+export interface DispatchOptions {
+  /** The path below the mount point, starting with '/', query included. @default req.url */
+  path?: string
+  /**
+   * The body a host framework already read (raw buffer, string, or parsed object). Used only when
+   * the request stream was consumed; an untouched stream is always read instead.
+   */
+  body?: unknown
+}
+
+export interface HandleOptions extends DispatchOptions {
+  /** Called for paths that name no configured provider; without it they get a JSON 404. */
+  next?: NextFunction
+}
+
+// Error bodies read to classify a failure are small; anything larger is not one we look inside.
+const CLASSIFY_LIMIT = 64 * 1024
+
+interface Provider {
+  config: ResolvedProvider
+  pool: KeyPool
+  upstream: Pool
+}
+
+/** Per-request bookkeeping that ends up in the record. */
+class Exchange {
+  readonly record: InterceptionRecord
+  readonly controller = new AbortController()
+  #explicit: Outcome | undefined
+  #emitted = false
+
+  constructor(
+    readonly provider: Provider,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    target: Target,
+  ) {
+    this.record = {
+      id: randomUUID(),
+      provider: provider.config.name,
+      method: req.method ?? 'GET',
+      path: target.rest || '/',
+      credentialKind: 'centralized',
+      credentialHint: null,
+      keysTried: [],
+      attempts: 0,
+      status: null,
+      outcome: 'ok',
+      upstreamRequestId: null,
+      startedAt: Date.now(),
+      durationMs: 0,
+      firstByteMs: null,
+    }
+  }
+
+  get clientGone(): boolean {
+    return this.controller.signal.aborted
+  }
+
+  /** An outcome fixed by aibridge itself; otherwise it is derived when the response ends. */
+  settle(outcome: Outcome): void {
+    this.#explicit ??= outcome
+  }
+
+  firstByte(): void {
+    this.record.firstByteMs ??= Date.now() - this.record.startedAt
+  }
+
+  /** Fills in the end of the record from how the response ended; returns it once. */
+  finish(): InterceptionRecord | undefined {
+    if (this.#emitted) return undefined
+    this.#emitted = true
+    const r = this.record
+    r.durationMs = Date.now() - r.startedAt
+    if (this.#explicit) r.outcome = this.#explicit
+    else if (!this.res.writableFinished) r.outcome = 'client_aborted'
+    else r.outcome = (r.status ?? 0) < 400 ? 'ok' : 'upstream_error'
+    return r
+  }
+}
+
+function headerGetter(headers: Record<string, string | string[] | undefined>): (name: string) => string | undefined {
+  return (name) => {
+    const v = headers[name]
+    return Array.isArray(v) ? v[0] : v
+  }
+}
+
+function decode(buf: Buffer, encoding: string | undefined): Buffer {
+  switch (encoding?.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(buf)
+    case 'br':
+      return brotliDecompressSync(buf)
+    case 'deflate':
+      return inflateSync(buf)
+    default:
+      return buf
+  }
+}
+
+/**
+ * Reads a small error body to classify it. When it is larger than the limit, reading stops with the
+ * source paused and `complete` false, so the bytes read so far and the rest can still go to the client.
+ */
+function readSmall(body: Readable): Promise<{ bytes: Buffer; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (complete: boolean, err?: Error): void => {
+      body.off('data', onData).off('end', onEnd).off('error', onError)
+      if (err) reject(err)
+      else resolve({ bytes: Buffer.concat(chunks, size), complete })
+    }
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size > CLASSIFY_LIMIT) {
+        body.pause()
+        settle(false)
+      }
+    }
+    const onEnd = (): void => settle(true)
+    const onError = (err: Error): void => settle(false, err)
+    body.on('data', onData).on('end', onEnd).on('error', onError)
+  })
+}
+
+function parseJson(bytes: Buffer, encoding: string | undefined): unknown {
+  try {
+    return JSON.parse(decode(bytes, encoding).toString('utf8'))
+  } catch {
+    return undefined
+  }
+}
+
+function firstHeader(headers: Record<string, string | string[] | undefined>, names: readonly string[]): string | null {
+  for (const name of names) {
+    const v = headers[name]
+    if (v !== undefined) return Array.isArray(v) ? (v[0] ?? null) : v
+  }
+  return null
+}
+
+const EMPTY = Buffer.alloc(0)
+const NO_BODY_METHODS = new Set(['GET', 'HEAD'])
+
+/**
+ * A key pool with failover in front of one or more LLM providers. Create it with `createBridge`.
+ */
+export class Bridge {
+  readonly #options: ResolvedOptions
+  readonly #providers = new Map<string, Provider>()
+  readonly #upstreams = new Map<string, Pool>()
+  readonly #store: KeyStateStore
+  readonly #logger: Logger
+  readonly #onInterception: ((record: InterceptionRecord) => void) | undefined
+  #closed = false
+
+  constructor(options: BridgeOptions) {
+    this.#options = resolveOptions(options)
+    this.#store = options.store ?? new MemoryKeyStore()
+    this.#logger = options.logger ?? silentLogger
+    this.#onInterception = options.onInterception
+    const { timeouts, cooldowns } = this.#options
+    for (const config of this.#options.providers.values()) {
+      let upstream = this.#upstreams.get(config.origin)
+      if (!upstream) {
+        upstream = new Pool(config.origin, {
+          connect: { timeout: timeouts.connectMs },
+          headersTimeout: timeouts.headersMs,
+          bodyTimeout: timeouts.bodyIdleMs,
+        })
+        this.#upstreams.set(config.origin, upstream)
+      }
+      const pool = new KeyPool(config.name, config.keys, config.keyOrder, cooldowns, this.#store)
+      this.#providers.set(config.name, { config, pool, upstream })
+    }
+  }
+
+  /**
+   * Serves a request: a plain `node:http` handler, or Connect/Express middleware when given `next`.
+   * Resolves when the response has been handed to the socket.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, nextOrOptions?: NextFunction | HandleOptions): Promise<void> {
+    const options = typeof nextOrOptions === 'function' ? { next: nextOrOptions } : (nextOrOptions ?? {})
+    const response = await this.dispatch(req, res, options)
+    if (!response) {
+      if (options.next) return options.next()
+      const body = Buffer.from(JSON.stringify({ error: { message: 'aibridge: no provider at this path', type: 'not_found_error' } }))
+      res.writeHead(404, { 'content-type': 'application/json', 'content-length': body.length }).end(body)
+      return
+    }
+    if (res.destroyed) return
+    res.writeHead(response.status, response.headers)
+    if (Buffer.isBuffer(response.body)) {
+      res.end(response.body)
+      return
+    }
+    // On a truncated non-SSE body the relay errors and pipeline destroys `res`: the client sees a reset, not a clean end.
+    pipeline(response.body, res, () => {})
+  }
+
+  /**
+   * The core of `handle` for framework adapters: returns the response to send (the adapter sends it
+   * the framework's way), or undefined when the path names no configured provider.
+   */
+  async dispatch(req: IncomingMessage, res: ServerResponse, options: DispatchOptions = {}): Promise<BridgeResponse | undefined> {
+    const target = splitTarget(options.path ?? req.url ?? '/')
+    const provider = target && this.#providers.get(target.provider)
+    if (!target || !provider) return undefined
+    const ex = new Exchange(provider, req, res, target)
+    res.once('close', () => {
+      if (!res.writableFinished) ex.controller.abort()
+      this.#emit(ex)
+    })
+    let response: BridgeResponse
+    try {
+      response = await this.#serve(ex, target, options)
+    } catch (err) {
+      this.#logger.error({ provider: provider.config.name, err: describe(err) }, 'aibridge: internal error')
+      ex.settle('transport_error')
+      response = errorResponse(provider.config.dialect, 500, 'api_error', 'internal error in the gateway')
+    }
+    ex.record.status = ex.clientGone ? null : response.status
+    return response
+  }
+
+  async #serve(ex: Exchange, target: Target, options: DispatchOptions): Promise<BridgeResponse> {
+    const { config, pool } = ex.provider
+    const { dialect } = config
+    const { req } = ex
+
+    const hostile = hostilePath(target)
+    if (hostile) {
+      ex.settle('rejected')
+      return errorResponse(dialect, 400, 'invalid_request', `invalid path: ${hostile}`)
+    }
+
+    const byok = dialect.hasCredential(req.headers) && this.#allowsByok(config, req)
+    if (byok) ex.record.credentialKind = 'byok'
+    else if (pool.keys.length === 0) {
+      ex.settle('rejected')
+      return errorResponse(dialect, 401, 'authentication', `provider '${config.name}' has no key pool: send your own credential`)
+    }
+
+    let body: Buffer
+    const fromHost = options.body !== undefined && streamConsumed(req)
+    try {
+      body = fromHost ? bodyFromHost(options.body, req.headers['content-type']) : await readBody(req, this.#options.bodyLimit)
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return this.#tooLarge(ex)
+      if (err instanceof ClientGoneError) return this.#gone(ex)
+      throw err
+    }
+    if (body.length > this.#options.bodyLimit) return this.#tooLarge(ex)
+
+    const baseHeaders = upstreamRequestHeaders(req.headers, !byok, fromHost)
+    const method = ex.record.method
+    const requestBody = body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body
+    const path = upstreamPath(config.basePath, target)
+    const next = byok ? undefined : pool.walker()
+
+    for (;;) {
+      if (ex.clientGone) return this.#gone(ex)
+      let key: PoolKey | undefined
+      const headers = { ...baseHeaders }
+      if (next) {
+        key = next()
+        if (!key) {
+          ex.settle('exhausted')
+          return exhaustedResponse(dialect, pool.exhaustion())
+        }
+        dialect.injectKey(headers, key.secret)
+        ex.record.keysTried.push(key.hint)
+        ex.record.credentialHint = key.hint
+      }
+      ex.record.attempts++
+
+      let up: Dispatcher.ResponseData
+      try {
+        up = await ex.provider.upstream.request({
+          path,
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: requestBody,
+          signal: ex.controller.signal,
+        })
+      } catch (err) {
+        return this.#transportFailure(ex, err)
+      }
+      ex.record.upstreamRequestId = firstHeader(up.headers, dialect.requestIdHeaders)
+      if (ex.clientGone) {
+        up.body.destroy()
+        return this.#gone(ex)
+      }
+      if (!key) return this.#relay(ex, up)
+
+      let prefix: Buffer | undefined
+      let parsed: unknown
+      if (dialect.needsBody(up.statusCode)) {
+        try {
+          const small = await readSmall(up.body)
+          prefix = small.bytes
+          if (small.complete) parsed = parseJson(small.bytes, firstHeader(up.headers, ['content-encoding']) ?? undefined)
+        } catch (err) {
+          return this.#transportFailure(ex, err)
+        }
+      }
+      const verdict = classify(dialect, up.statusCode, headerGetter(up.headers), parsed)
+      if (!verdict.failover) return this.#relay(ex, up, prefix)
+
+      const mark = pool.markFailed(key, verdict.reason, up.statusCode, verdict.cooldownMs)
+      this.#logger.warn(
+        {
+          provider: config.name,
+          key: key.hint,
+          status: up.statusCode,
+          reason: verdict.reason,
+          state: mark.state,
+          cooldownMs: Number.isFinite(mark.until) ? mark.until - mark.at : null,
+          requestId: ex.record.id,
+        },
+        'aibridge: key taken out of rotation, failing over',
+      )
+      // The failed answer is not the client's. Draining a small body keeps the connection alive;
+      // dump() destroys the stream past its limit, so no socket is held either way.
+      if (prefix === undefined) up.body.dump({ limit: CLASSIFY_LIMIT }).catch(() => {})
+      else if (!up.body.readableEnded) up.body.destroy()
+    }
+  }
+
+  #allowsByok(config: ResolvedProvider, req: IncomingMessage): boolean {
+    const mode = config.byok
+    if (mode === 'auto') return true
+    if (mode === false) return false
+    return mode(req, config.name) === true
+  }
+
+  #tooLarge(ex: Exchange): BridgeResponse {
+    ex.settle('rejected')
+    return errorResponse(
+      ex.provider.config.dialect,
+      413,
+      'too_large',
+      `request body is larger than the ${this.#options.bodyLimit} byte limit`,
+      { connection: 'close' },
+    )
+  }
+
+  #gone(ex: Exchange): BridgeResponse {
+    ex.settle('client_aborted')
+    return { status: 499, headers: {}, body: EMPTY }
+  }
+
+  #transportFailure(ex: Exchange, err: unknown): BridgeResponse {
+    if (ex.clientGone) return this.#gone(ex)
+    const { dialect, name } = ex.provider.config
+    const code = (err as { code?: string }).code
+    if (err instanceof undiciErrors.HeadersTimeoutError) {
+      ex.settle('timeout')
+      this.#logger.warn({ provider: name, code, requestId: ex.record.id }, 'aibridge: upstream sent no headers in time')
+      return errorResponse(dialect, 504, 'timeout', `the provider sent no response within ${this.#options.timeouts.headersMs} ms`)
+    }
+    ex.settle('transport_error')
+    this.#logger.warn({ provider: name, code, requestId: ex.record.id }, 'aibridge: upstream unreachable')
+    return errorResponse(dialect, 502, 'api_error', `could not reach the provider${code ? ` (${code})` : ''}`)
+  }
+
+  #relay(ex: Exchange, up: Dispatcher.ResponseData, prefix?: Buffer): BridgeResponse {
+    const headers = clientResponseHeaders(up.headers)
+    const sse = isEventStream(up.headers['content-type'])
+    if (sse) Object.assign(headers, SSE_HEADERS)
+    const dialect = ex.provider.config.dialect
+    // An error event can only be appended to a body the client reads as plain text.
+    const encoded = up.headers['content-encoding'] !== undefined && up.headers['content-encoding'] !== 'identity'
+    const body = new UpstreamRelay(up.body, {
+      prefix,
+      sseErrorEvent: sse && !encoded ? () => dialect.sseErrorEvent('aibridge: the provider stream ended unexpectedly') : undefined,
+      onFirstChunk: () => ex.firstByte(),
+      clientGone: () => ex.clientGone,
+      onTruncated: (err, graceful) => {
+        ex.settle('truncated')
+        this.#logger.warn(
+          { provider: ex.provider.config.name, code: (err as { code?: string }).code, graceful, requestId: ex.record.id },
+          'aibridge: upstream body ended mid-way',
+        )
+        if (!graceful) ex.res.destroy()
+      },
+    })
+    return { status: up.statusCode, headers, body }
+  }
+
+  #emit(ex: Exchange): void {
+    const record = ex.finish()
+    if (!record || !this.#onInterception) return
+    try {
+      const result = this.#onInterception(record) as unknown
+      if (result && typeof (result as Promise<unknown>).catch === 'function') {
+        ;(result as Promise<unknown>).catch((err: unknown) => this.#callbackFailed(err))
+      }
+    } catch (err) {
+      this.#callbackFailed(err)
+    }
+  }
+
+  #callbackFailed(err: unknown): void {
+    this.#logger.error({ err: describe(err) }, 'aibridge: onInterception threw')
+  }
+
+  /** Every key of every provider with its current state. */
+  keyStates(): Record<string, KeyState[]> {
+    const now = Date.now()
+    const out: Record<string, KeyState[]> = {}
+    for (const [name, p] of this.#providers) out[name] = p.pool.states(now)
+    return out
+  }
+
+  /** Puts a key back into service, by id or hint. Throws when none or several keys match. */
+  resetKey(provider: string, idOrHint: string): void {
+    const p = this.#providers.get(provider)
+    if (!p) throw new AibridgeKeyNotFoundError(`no provider named '${provider}'`)
+    const found = p.pool.find(idOrHint)
+    if (found.length === 0) throw new AibridgeKeyNotFoundError(`no key of '${provider}' has id or hint '${idOrHint}'`)
+    if (found.length > 1) {
+      throw new AibridgeKeyNotFoundError(`hint '${idOrHint}' matches ${found.length} keys of '${provider}'; use an id (${found.map((k) => k.id).join(', ')})`)
+    }
+    p.pool.reset(found[0]!)
+  }
+
+  /** Closes upstream connections (after in-flight requests end) and the key store. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#upstreams.values()].map((u) => u.close()))
+    await this.#store.close?.()
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`
+  return String(err)
+}
+
+/** Creates a bridge; options are validated here, with errors that name the option. */
+export function createBridge(options: BridgeOptions): Bridge {
+  return new Bridge(options)
+}

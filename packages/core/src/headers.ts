@@ -1,0 +1,89 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+
+// RFC 9110 section 7.6.1 hop-by-hop fields, plus the ones a proxy must not pass on:
+// framing (recomputed), routing (Host, Forwarded, X-Forwarded-*), and the client's cookies.
+const REQUEST_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'expect',
+  'host',
+  'cookie',
+  'forwarded',
+  'x-real-ip',
+  'content-length',
+])
+
+/** Credentials a client may send; on centralized requests none of them go upstream. */
+const CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key'])
+
+// Upstream fields that describe the upstream's own connection or origin, not this response.
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'set-cookie',
+  'alt-svc',
+  'strict-transport-security',
+])
+
+function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined
+  const list = Array.isArray(value) ? value.join(',') : value
+  const names = list.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+  return names.length > 0 ? new Set(names) : undefined
+}
+
+/**
+ * The headers to send upstream. `stripCredentials` removes every credential header (the pool key
+ * is then injected by the provider dialect); `dropContentEncoding` is for bodies a host parser already decoded.
+ */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  stripCredentials: boolean,
+  dropContentEncoding: boolean,
+): Record<string, string> {
+  const named = connectionNamed(incoming.connection)
+  const out: Record<string, string> = {}
+  for (const name in incoming) {
+    const value = incoming[name]
+    if (value === undefined) continue
+    if (REQUEST_DROP.has(name) || name.startsWith('x-forwarded-') || named?.has(name)) continue
+    if (stripCredentials && CREDENTIALS.has(name)) continue
+    if (dropContentEncoding && name === 'content-encoding') continue
+    out[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return out
+}
+
+/** The upstream response headers to give the client. */
+export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const named = connectionNamed(upstream.connection)
+  const out: OutgoingHttpHeaders = {}
+  for (const name in upstream) {
+    const value = upstream[name]
+    if (value === undefined || RESPONSE_DROP.has(name) || named?.has(name)) continue
+    out[name] = value
+  }
+  return out
+}
+
+export function isEventStream(contentType: string | string[] | undefined): boolean {
+  const v = Array.isArray(contentType) ? contentType[0] : contentType
+  return v !== undefined && /^\s*text\/event-stream\b/i.test(v)
+}
+
+/** Headers that keep an SSE response flowing event by event through caches, compressors and nginx. */
+export const SSE_HEADERS = { 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const

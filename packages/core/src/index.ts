@@ -1,0 +1,21 @@
+export { Bridge, createBridge } from './bridge.js'
+export type { DispatchOptions, HandleOptions, NextFunction } from './bridge.js'
+export type { BridgeResponse } from './respond.js'
+export { maskKey, fingerprint } from './mask.js'
+export { MemoryKeyStore, mergeMarks } from './key-store.js'
+export type { KeyFailure, KeyMark, KeyStateStore } from './key-store.js'
+export type { KeyOrder, KeyState } from './key-pool.js'
+export type {
+  BridgeOptions,
+  ByokMode,
+  CooldownDefaults,
+  ProviderOptions,
+  TimeoutOptions,
+} from './options.js'
+export { DEFAULT_BODY_LIMIT } from './options.js'
+export type { InterceptionRecord, Outcome } from './record.js'
+export type { Logger } from './logger.js'
+export type { ProviderType } from './providers/index.js'
+export { AibridgeKeyNotFoundError, AibridgeOptionError } from './errors.js'
+export { isEventStream } from './headers.js'
+export { cooldownFromHeaders, parseDuration, parseRetryAfter } from './retry-after.js'

@@ -1,0 +1,143 @@
+import type { KeyFailure, KeyMark, KeyStateStore } from './key-store.js'
+import { fingerprint, maskKey } from './mask.js'
+
+export type KeyOrder = 'ordered' | 'round-robin'
+
+/** One configured key. `secret` never leaves the pool except into the upstream request. */
+export interface PoolKey {
+  readonly id: string
+  readonly hint: string
+  readonly secret: string
+}
+
+/** A key's state as `bridge.keyStates()` reports it. */
+export interface KeyState {
+  id: string
+  hint: string
+  state: 'valid' | 'temporary' | 'permanent'
+  reason?: KeyFailure
+  /** Epoch ms when the key becomes usable again (absent for valid keys and permanent keys with no recheck). */
+  until?: number
+  /** The HTTP status that took the key out. */
+  status?: number
+}
+
+export interface CooldownOptions {
+  /** Cooldown for a 429 whose headers name no wait. */
+  rateLimitMs: number
+  /** Cooldown for exhausted billing or quota. */
+  quotaMs: number
+  /** How long a key that failed authentication stays out; `Infinity` means until `resetKey` or a restart. */
+  authRecheckMs: number
+}
+
+/** How a request ended up with no key, for the exhaustion error. */
+export interface Exhaustion {
+  /** Whole seconds until the first cooling key is usable again, when any key is only cooling. */
+  retryAfterSeconds?: number
+  rateLimited: number
+  quota: number
+  auth: number
+  total: number
+}
+
+/**
+ * A provider's keys and their state. State is derived from deadlines held in the store, so a
+ * cooldown ends by itself without a timer; every request walks the keys with its own `walker`.
+ */
+export class KeyPool {
+  readonly keys: readonly PoolKey[]
+  #next = 0
+
+  constructor(
+    readonly provider: string,
+    secrets: readonly string[],
+    readonly order: KeyOrder,
+    readonly cooldown: CooldownOptions,
+    readonly store: KeyStateStore,
+  ) {
+    this.keys = secrets.map((secret) => ({ id: fingerprint(secret), hint: maskKey(secret), secret }))
+  }
+
+  #activeMark(key: PoolKey, now: number): KeyMark | undefined {
+    const mark = this.store.get(this.provider, key.id)
+    return mark && mark.until > now ? mark : undefined
+  }
+
+  isUsable(key: PoolKey, now = Date.now()): boolean {
+    return this.#activeMark(key, now) === undefined
+  }
+
+  /**
+   * A request's own pass over the pool: each call returns the next key that is usable now,
+   * each key at most once. Primary-first for `ordered`; `round-robin` starts one further each request.
+   */
+  walker(): () => PoolKey | undefined {
+    const n = this.keys.length
+    const start = this.order === 'round-robin' && n > 0 ? this.#next++ % n : 0
+    if (this.#next >= Number.MAX_SAFE_INTEGER) this.#next = 0
+    let offset = 0
+    return () => {
+      const now = Date.now()
+      while (offset < n) {
+        const key = this.keys[(start + offset++) % n]!
+        if (this.isUsable(key, now)) return key
+      }
+      return undefined
+    }
+  }
+
+  /** Takes a key out after a key-specific failure; `cooldownMs` applies to temporary failures. */
+  markFailed(key: PoolKey, reason: KeyFailure, status: number, cooldownMs?: number): KeyMark {
+    const now = Date.now()
+    const permanent = reason === 'auth_failed'
+    const ms = permanent
+      ? this.cooldown.authRecheckMs
+      : (cooldownMs ?? (reason === 'quota_exhausted' ? this.cooldown.quotaMs : this.cooldown.rateLimitMs))
+    const mark: KeyMark = {
+      state: permanent ? 'permanent' : 'temporary',
+      reason,
+      until: now + Math.max(0, ms),
+      at: now,
+      status,
+    }
+    this.store.mark(this.provider, key.id, mark)
+    return mark
+  }
+
+  find(idOrHint: string): PoolKey[] {
+    const byId = this.keys.filter((k) => k.id === idOrHint)
+    return byId.length > 0 ? byId : this.keys.filter((k) => k.hint === idOrHint)
+  }
+
+  reset(key: PoolKey): void {
+    this.store.clear(this.provider, key.id)
+  }
+
+  states(now = Date.now()): KeyState[] {
+    return this.keys.map((key) => {
+      const mark = this.#activeMark(key, now)
+      if (!mark) return { id: key.id, hint: key.hint, state: 'valid' }
+      const s: KeyState = { id: key.id, hint: key.hint, state: mark.state, reason: mark.reason }
+      if (Number.isFinite(mark.until)) s.until = mark.until
+      if (mark.status !== undefined) s.status = mark.status
+      return s
+    })
+  }
+
+  /** Why no key is usable right now, and when the first one comes back. */
+  exhaustion(now = Date.now()): Exhaustion {
+    const e: Exhaustion = { rateLimited: 0, quota: 0, auth: 0, total: this.keys.length }
+    let soonest = Infinity
+    for (const key of this.keys) {
+      const mark = this.#activeMark(key, now)
+      if (!mark) continue
+      if (mark.reason === 'auth_failed') e.auth++
+      else if (mark.reason === 'quota_exhausted') e.quota++
+      else e.rateLimited++
+      if (mark.state === 'temporary') soonest = Math.min(soonest, mark.until - now)
+    }
+    if (Number.isFinite(soonest)) e.retryAfterSeconds = Math.max(1, Math.ceil(soonest / 1000))
+    return e
+  }
+}

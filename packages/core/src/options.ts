@@ -1,0 +1,196 @@
+import type { IncomingMessage } from 'node:http'
+import { AibridgeOptionError } from './errors.js'
+import type { CooldownOptions, KeyOrder } from './key-pool.js'
+import type { KeyStateStore } from './key-store.js'
+import type { Logger } from './logger.js'
+import { dialects, type ProviderDialect, type ProviderType } from './providers/index.js'
+import type { InterceptionRecord } from './record.js'
+
+/**
+ * Whether a request that carries its own provider credential uses it (BYOK).
+ * `'auto'`: yes. `false`: never; the client's credential headers are removed and a pool key
+ * injected (for hosts that authenticate their own clients with those headers). A function decides
+ * per request; it is only asked when the request carries a credential.
+ */
+export type ByokMode = 'auto' | false | ((req: IncomingMessage, provider: string) => boolean)
+
+export interface ProviderOptions {
+  /** The API dialect. Inferred for providers named `anthropic` and `openai`; required otherwise. */
+  type?: ProviderType
+  /** The pool, primary first. Empty makes a BYOK-only provider. */
+  keys?: readonly string[]
+  /** Upstream origin and optional path prefix. @default the provider's public API */
+  baseURL?: string
+  /** Overrides the bridge-wide `byok` for this provider. */
+  byok?: ByokMode
+  /** Overrides the bridge-wide `keyOrder` for this provider. */
+  keyOrder?: KeyOrder
+}
+
+export interface TimeoutOptions {
+  /** Opening a connection to the provider. @default 10_000 */
+  connectMs?: number
+  /** Waiting for the provider's response headers (a long completion starts late). @default 600_000 */
+  headersMs?: number
+  /** Longest silence between two body chunks. @default 300_000 */
+  bodyIdleMs?: number
+}
+
+export interface CooldownDefaults {
+  /** Cooldown for a 429 that names no wait in its headers. @default 60_000 */
+  rateLimitMs?: number
+  /** Cooldown for exhausted billing or quota (402, `insufficient_quota`, Anthropic's credit balance). @default 3_600_000 */
+  quotaMs?: number
+  /** When a key that failed authentication (401/403) is tried again. @default Infinity (until resetKey or restart) */
+  authRecheckMs?: number
+}
+
+export interface BridgeOptions {
+  providers: Record<string, ProviderOptions>
+  /** @default 'auto' */
+  byok?: ByokMode
+  /** Largest request body accepted, in bytes; larger gets 413 and no upstream call. @default 33_554_432 (32 MiB) */
+  bodyLimit?: number
+  timeouts?: TimeoutOptions
+  cooldowns?: CooldownDefaults
+  /** `ordered`: primary first. `round-robin`: each request starts at the next key. @default 'ordered' */
+  keyOrder?: KeyOrder
+  /** A pino-compatible logger. @default silent */
+  logger?: Logger
+  /** Where key state lives. @default a MemoryKeyStore (this process only) */
+  store?: KeyStateStore
+  /** Called once per handled request when it ends. Exceptions are logged, never thrown. */
+  onInterception?: (record: InterceptionRecord) => void
+}
+
+export interface ResolvedProvider {
+  name: string
+  dialect: ProviderDialect
+  origin: string
+  /** Base path without a trailing slash ('' for none). */
+  basePath: string
+  keys: string[]
+  byok: ByokMode
+  keyOrder: KeyOrder
+}
+
+export interface ResolvedOptions {
+  providers: Map<string, ResolvedProvider>
+  bodyLimit: number
+  timeouts: Required<TimeoutOptions>
+  cooldowns: CooldownOptions
+}
+
+export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
+
+const PROVIDER_NAME = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/
+// Keys travel in a header: anything outside visible ASCII could split or corrupt it.
+const KEY_CHARS = /^[\x21-\x7e]+$/
+
+function fail(message: string): never {
+  throw new AibridgeOptionError(message)
+}
+
+function positive(value: unknown, name: string, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+    fail(`${name} must be a positive number of milliseconds${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`)
+  }
+  return value
+}
+
+function byokOption(value: unknown, name: string): ByokMode | undefined {
+  if (value === undefined || value === 'auto' || value === false || typeof value === 'function') {
+    return value as ByokMode | undefined
+  }
+  fail(`${name} must be 'auto', false or a function`)
+}
+
+function keyOrderOption(value: unknown, name: string): KeyOrder | undefined {
+  if (value === undefined || value === 'ordered' || value === 'round-robin') return value
+  fail(`${name} must be 'ordered' or 'round-robin', got ${JSON.stringify(value)}`)
+}
+
+function resolveKeys(value: unknown, at: string): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) fail(`${at} must be an array of strings`)
+  const seen = new Map<string, number>()
+  return value.map((raw, i) => {
+    if (typeof raw !== 'string') fail(`${at}[${i}] must be a string`)
+    const key = raw.trim()
+    if (key === '') fail(`${at}[${i}] is empty`)
+    if (!KEY_CHARS.test(key)) fail(`${at}[${i}] contains whitespace or control characters`)
+    const first = seen.get(key)
+    if (first !== undefined) fail(`${at}[${i}] duplicates ${at}[${first}]`)
+    seen.set(key, i)
+    return key
+  })
+}
+
+function resolveBaseURL(value: unknown, at: string, fallback: string): { origin: string; basePath: string } {
+  const raw = value ?? fallback
+  if (typeof raw !== 'string') fail(`${at} must be a string URL`)
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    fail(`${at} is not a valid URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${at} must use http or https, got ${url.protocol}`)
+  if (url.username || url.password) fail(`${at} must not contain credentials`)
+  if (url.search || url.hash) fail(`${at} must not contain a query or fragment`)
+  return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
+}
+
+/** Validates options once, at creation, so the request path never meets a bad one. */
+export function resolveOptions(options: BridgeOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) fail('options must be an object')
+  const { providers } = options
+  if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
+    fail('providers must be an object mapping provider names to their options')
+  }
+  const names = Object.keys(providers)
+  if (names.length === 0) fail('providers is empty: configure at least one provider')
+
+  const bridgeByok = byokOption(options.byok, 'byok') ?? 'auto'
+  const bridgeOrder = keyOrderOption(options.keyOrder, 'keyOrder') ?? 'ordered'
+  const resolved = new Map<string, ResolvedProvider>()
+  for (const name of names) {
+    const at = `providers.${name}`
+    if (!PROVIDER_NAME.test(name)) fail(`${at}: provider names must be URL-safe (letters, digits, . _ ~ -)`)
+    const p = providers[name]
+    if (typeof p !== 'object' || p === null) fail(`${at} must be an object`)
+    const type = p.type ?? (name === 'anthropic' || name === 'openai' ? name : undefined)
+    if (type === undefined) fail(`${at}.type is required for a provider not named anthropic or openai ('anthropic' or 'openai')`)
+    const dialect = dialects[type]
+    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${JSON.stringify(type)}`)
+    const keys = resolveKeys(p.keys, `${at}.keys`)
+    const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
+    if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
+    resolved.set(name, {
+      name,
+      dialect,
+      ...resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect.defaultBaseURL),
+      keys,
+      byok,
+      keyOrder: keyOrderOption(p.keyOrder, `${at}.keyOrder`) ?? bridgeOrder,
+    })
+  }
+
+  const t = options.timeouts ?? {}
+  const c = options.cooldowns ?? {}
+  return {
+    providers: resolved,
+    bodyLimit: positive(options.bodyLimit, 'bodyLimit', DEFAULT_BODY_LIMIT),
+    timeouts: {
+      connectMs: positive(t.connectMs, 'timeouts.connectMs', 10_000),
+      headersMs: positive(t.headersMs, 'timeouts.headersMs', 600_000),
+      bodyIdleMs: positive(t.bodyIdleMs, 'timeouts.bodyIdleMs', 300_000),
+    },
+    cooldowns: {
+      rateLimitMs: positive(c.rateLimitMs, 'cooldowns.rateLimitMs', 60_000),
+      quotaMs: positive(c.quotaMs, 'cooldowns.quotaMs', 3_600_000),
+      authRecheckMs: positive(c.authRecheckMs, 'cooldowns.authRecheckMs', Infinity, true),
+    },
+  }
+}

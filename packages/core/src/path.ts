@@ -1,0 +1,53 @@
+/** Splitting `/{provider}/{rest}?{query}` and refusing paths that try to leave the provider's base path. */
+
+export interface Target {
+  provider: string
+  /** The path after the provider segment, as received: '' or starting with '/'. */
+  rest: string
+  /** The query string as received, without '?'; '' for none. */
+  query: string
+}
+
+/**
+ * The provider segment of a request path, or undefined when the path cannot name one.
+ * Nothing is decoded: the path goes upstream byte for byte.
+ */
+export function splitTarget(url: string): Target | undefined {
+  if (url.charCodeAt(0) !== 47 /* / */) return undefined
+  const q = url.indexOf('?')
+  const pathname = q === -1 ? url : url.slice(0, q)
+  const query = q === -1 ? '' : url.slice(q + 1)
+  const slash = pathname.indexOf('/', 1)
+  const provider = slash === -1 ? pathname.slice(1) : pathname.slice(1, slash)
+  if (provider === '') return undefined
+  return { provider, rest: slash === -1 ? '' : pathname.slice(slash), query }
+}
+
+// Encoded dot, slash, backslash, NUL or percent: a decoding upstream (or a proxy in between)
+// would turn them into traversal. Control characters, spaces and backslashes are never valid here.
+const ENCODED_TRAVERSAL = /%(?:2e|2f|5c|00|25)/i
+const FORBIDDEN_CHARS = /[\x00-\x20\x7f\\#]/
+
+/** Why a path may not go upstream, or undefined when it may. */
+export function hostilePath(target: Target): string | undefined {
+  const { rest, query } = target
+  if (FORBIDDEN_CHARS.test(rest)) return 'the path contains a forbidden character'
+  if (ENCODED_TRAVERSAL.test(rest)) return 'the path contains an encoded dot, slash, backslash or percent sign'
+  if (rest !== '') {
+    const segments = rest.split('/')
+    // segments[0] is the empty string before the leading slash; a trailing slash is allowed.
+    for (let i = 1; i < segments.length; i++) {
+      const s = segments[i]!
+      if (s === '' && i !== segments.length - 1) return 'the path contains an empty segment (//)'
+      if (/^\.\.?(?:;|$)/.test(s)) return 'the path contains a dot segment'
+    }
+  }
+  if (FORBIDDEN_CHARS.test(query)) return 'the query contains a forbidden character'
+  return undefined
+}
+
+/** `{basePath}{rest}?{query}`: the base URL's own prefix is kept, the query passes verbatim. */
+export function upstreamPath(basePath: string, target: Target): string {
+  const path = basePath + target.rest || '/'
+  return target.query === '' ? path : `${path}?${target.query}`
+}

@@ -1,0 +1,38 @@
+import { errorMessageOf, present, type ErrorKind, type ProviderDialect } from './types.js'
+
+const SHAPES: Record<ErrorKind, { type: string; code: string }> = {
+  invalid_request: { type: 'invalid_request_error', code: 'invalid_request' },
+  authentication: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  not_found: { type: 'invalid_request_error', code: 'not_found' },
+  too_large: { type: 'invalid_request_error', code: 'request_too_large' },
+  rate_limit: { type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+  api_error: { type: 'server_error', code: 'bad_gateway' },
+  timeout: { type: 'server_error', code: 'timeout' },
+}
+
+function body(kind: ErrorKind, message: string, code?: string): unknown {
+  const shape = SHAPES[kind]
+  return { error: { message, type: shape.type, param: null, code: code ?? shape.code } }
+}
+
+const QUOTA_CODES = new Set(['insufficient_quota', 'billing_hard_limit_reached', 'billing_not_active'])
+
+/** OpenAI and compatible APIs: `Authorization: Bearer`, errors as `{error:{message,type,param,code}}`. */
+export const openai: ProviderDialect = {
+  type: 'openai',
+  defaultBaseURL: 'https://api.openai.com',
+  requestIdHeaders: ['x-request-id', 'request-id'],
+  hasCredential: (h) => present(h.authorization, true),
+  injectKey(headers, key) {
+    headers.authorization = `Bearer ${key}`
+  },
+  errorBody: body,
+  // The SDKs throw on any event whose data carries an `error` object.
+  sseErrorEvent: (message) => `event: error\ndata: ${JSON.stringify(body('api_error', message, 'stream_interrupted'))}\n\n`,
+  isQuotaExhausted(status, b) {
+    if (status === 402) return true
+    const { type, code } = errorMessageOf(b)
+    return (status === 429 || status === 400 || status === 403) && (QUOTA_CODES.has(code ?? '') || QUOTA_CODES.has(type ?? ''))
+  },
+  needsBody: (status) => status === 429,
+}

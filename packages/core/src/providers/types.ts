@@ -1,0 +1,55 @@
+import type { IncomingHttpHeaders } from 'node:http'
+
+/** What went wrong, in words every provider has its own name for. */
+export type ErrorKind =
+  | 'invalid_request'
+  | 'authentication'
+  | 'not_found'
+  | 'too_large'
+  | 'rate_limit'
+  | 'api_error'
+  | 'timeout'
+
+export type ProviderType = 'anthropic' | 'openai'
+
+/** The parts of an upstream API that aibridge must speak: credentials, errors and quota signals. */
+export interface ProviderDialect {
+  readonly type: ProviderType
+  readonly defaultBaseURL: string
+  /** Headers that name the upstream request, for records. */
+  readonly requestIdHeaders: readonly string[]
+  /** True when the client brought its own credential. */
+  hasCredential(headers: IncomingHttpHeaders): boolean
+  /** Puts a pool key where the provider expects it. */
+  injectKey(headers: Record<string, string>, key: string): void
+  /** A JSON error body shaped like the provider's own, so official SDKs parse it. */
+  errorBody(kind: ErrorKind, message: string, code?: string): unknown
+  /** An SSE event that makes the official SDK raise an error, for a stream that died mid-way. */
+  sseErrorEvent(message: string): string
+  /** True when a response body says the key's billing or quota is exhausted. */
+  isQuotaExhausted(status: number, body: unknown): boolean
+  /** Statuses whose body must be read to classify them (small, error bodies only). */
+  needsBody(status: number): boolean
+}
+
+/** A non-empty header value, or a non-empty token after an auth scheme (`Bearer ` alone is empty). */
+export function present(value: string | string[] | undefined, scheme = false): boolean {
+  if (value === undefined) return false
+  const v = (Array.isArray(value) ? value.join(',') : value).trim()
+  if (v === '') return false
+  if (!scheme) return true
+  const space = v.indexOf(' ')
+  return space === -1 ? !/^(bearer|basic)$/i.test(v) : v.slice(space + 1).trim() !== ''
+}
+
+export function errorMessageOf(body: unknown): { type?: string; code?: string; message?: string } {
+  if (typeof body !== 'object' || body === null) return {}
+  const err = (body as { error?: unknown }).error
+  if (typeof err !== 'object' || err === null) return {}
+  const e = err as Record<string, unknown>
+  return {
+    type: typeof e.type === 'string' ? e.type : undefined,
+    code: typeof e.code === 'string' ? e.code : undefined,
+    message: typeof e.message === 'string' ? e.message : undefined,
+  }
+}
