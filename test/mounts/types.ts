@@ -5,6 +5,8 @@ export interface MountOptions {
   prefix: string | null
   /** The host installs its framework's usual JSON body parser before aibridge (express.json(), @koa/bodyparser, Fastify's own). */
   hostParser: boolean
+  /** The bridge's bodyLimit, for adapters whose framework enforces its own limit too (Fastify). */
+  bodyLimit: number
 }
 
 export interface Mounted {

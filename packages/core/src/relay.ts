@@ -33,6 +33,11 @@ export class UpstreamRelay extends Readable {
     this.#source = source
     this.#options = options
     if (options.prefix && options.prefix.length > 0) this.#pass(options.prefix)
+    // An error body read whole while classifying has already emitted 'end': it would never come again.
+    if (source.readableEnded) {
+      this.push(null)
+      return
+    }
     source.on('data', (chunk: Buffer) => {
       if (!this.#pass(chunk)) source.pause()
     })

@@ -1,1 +1,121 @@
-export {}
+import { AibridgeOptionError, createBridge, isEventStream, type Bridge, type BridgeOptions } from '@aibridge/core'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { readWhole } from './read-whole.js'
+
+interface MountOptions {
+  /**
+   * Where the bridge answers, e.g. `'/ai'` for `/ai/{provider}/...`; relative to the prefix of the
+   * context the plugin is registered in. Read by the plugin itself (fastify-plugin skips encapsulation).
+   * @default '' (the root)
+   */
+  prefix?: string
+}
+
+/** The plugin creates the bridge from these options and closes it with the Fastify instance. */
+export interface AibridgeFastifyBridgeOptions extends BridgeOptions, MountOptions {
+  /**
+   * Largest request body accepted, in bytes; larger gets a 413 in the provider's error shape and
+   * no upstream call.
+   * @default the Fastify instance's `bodyLimit` (Fastify's own default is 1 MiB)
+   */
+  bodyLimit?: number
+  bridge?: undefined
+}
+
+/** Serves an existing bridge (one pool shared across mounts or frameworks); the plugin never closes it. */
+export interface AibridgeFastifySharedOptions extends MountOptions {
+  bridge: Bridge
+}
+
+export type AibridgeFastifyOptions = AibridgeFastifyBridgeOptions | AibridgeFastifySharedOptions
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The bridge of the first aibridge registration in this context (for `keyStates()`, `resetKey()`). */
+    aibridge: Bridge
+  }
+}
+
+// Request decompression would hand aibridge a body that is no longer what the client sent:
+// the body goes upstream byte for byte, Content-Encoding included. Read by @fastify/compress.
+const ROUTE_CONFIG = { decompress: false }
+
+function fail(message: string): never {
+  throw new AibridgeOptionError(message)
+}
+
+function mountPrefix(value: unknown): string {
+  if (value === undefined) return ''
+  if (typeof value !== 'string' || (value !== '' && value[0] !== '/')) {
+    fail(`prefix must be '' or a path starting with '/', got ${JSON.stringify(value)}`)
+  }
+  return value.replace(/\/+$/, '')
+}
+
+function sharedBridge(options: AibridgeFastifySharedOptions): Bridge {
+  const { bridge } = options
+  if (typeof bridge !== 'object' || bridge === null || typeof (bridge as Partial<Bridge>).dispatch !== 'function') {
+    fail('bridge must be a Bridge made by createBridge() of @aibridge/core')
+  }
+  const extra = Object.keys(options).filter((k) => k !== 'bridge' && k !== 'prefix')
+  if (extra.length > 0) {
+    fail(`bridge cannot be combined with bridge options (${extra.join(', ')}): give them to createBridge()`)
+  }
+  return bridge
+}
+
+/** The routes, in their own encapsulated context so the raw-body parsing stays under the prefix. */
+async function routes(scope: FastifyInstance, { bridge, limit }: { bridge: Bridge; limit: number }): Promise<void> {
+  // The full prefix, outer contexts' included: the request URL starts with it.
+  const mount = scope.prefix
+
+  // The body stays unread: the bridge reads it itself, whole and within its limit, so it can replay
+  // it on failover and answer an oversized one in the provider's error shape.
+  scope.removeAllContentTypeParsers()
+  scope.addContentTypeParser('*', (request, payload, done) => {
+    if (payload === request.raw) return done(null)
+    // A host preParsing hook put a transform in front of the body, and the raw stream may already be
+    // flowing into it: the bridge gets what the transform yields, read here the way Fastify would.
+    readWhole(payload, limit).then((body) => done(null, body), done)
+  })
+
+  scope.all('/*', { config: ROUTE_CONFIG }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const url = request.raw.url ?? '/'
+    const response = await bridge.dispatch(request.raw, reply.raw, { path: url.slice(mount.length) || '/', body: request.body })
+    if (!response) return reply.callNotFound()
+    const { status, headers, body } = response
+    if (reply.raw.destroyed) {
+      if (!Buffer.isBuffer(body)) body.destroy()
+      return reply
+    }
+    // An event stream must reach the client event by event; @fastify/compress buffers whatever it
+    // compresses (a host's `customTypes` may match text/event-stream) unless this header is set.
+    if (isEventStream(headers['content-type'] as string | undefined)) request.headers = { 'x-no-compression': '1' }
+    return reply.code(status).headers(headers).send(body)
+  })
+}
+
+const plugin: FastifyPluginAsync<AibridgeFastifyOptions> = async (fastify, options) => {
+  const prefix = mountPrefix(options.prefix)
+  let bridge: Bridge
+  let limit = fastify.initialConfig.bodyLimit
+  if (options.bridge !== undefined) {
+    bridge = sharedBridge(options)
+  } else {
+    const { prefix: _prefix, bridge: _bridge, ...bridgeOptions } = options
+    limit = options.bodyLimit ?? limit
+    bridge = createBridge({ ...bridgeOptions, bodyLimit: limit })
+    fastify.addHook('onClose', () => bridge.close())
+  }
+  // A second registration (another prefix) keeps the first decorator; its bridge is the caller's to keep.
+  if (!fastify.hasDecorator('aibridge')) fastify.decorate('aibridge', bridge)
+  await fastify.register(routes, { prefix, bridge, limit })
+}
+
+/**
+ * Serves a pool of LLM provider keys with automatic failover under `prefix`:
+ * `app.register(aibridge, { prefix: '/ai', providers: { anthropic: { keys } } })`.
+ */
+export const aibridge = fp(plugin, { fastify: '5.x', name: '@aibridge/fastify' })
+export default aibridge

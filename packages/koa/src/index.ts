@@ -1,1 +1,95 @@
-export {}
+import { AibridgeOptionError, createBridge, isEventStream, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
+import type { Context, Middleware, Next } from 'koa'
+
+export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
+export type {
+  BridgeOptions,
+  BridgeResponse,
+  ByokMode,
+  CooldownDefaults,
+  InterceptionRecord,
+  KeyOrder,
+  KeyState,
+  KeyStateStore,
+  Logger,
+  Outcome,
+  ProviderOptions,
+  ProviderType,
+  TimeoutOptions,
+} from '@aibridge/core'
+
+export interface AibridgeKoaOptions {
+  /**
+   * Where the bridge answers, e.g. `'/ai'` for `/ai/{provider}/...`. Matched on whole path segments
+   * (`/ai` never matches `/aiX`) against `ctx.url`, so it is relative to a `koa-mount` path around it.
+   * @default '' (the root)
+   */
+  prefix?: string
+}
+
+/** Koa middleware serving a bridge; `.bridge` is the bridge behind it (for `keyStates()`, `resetKey()`, `close()`). */
+export type AibridgeMiddleware = Middleware & { readonly bridge: Bridge }
+
+function mountPrefix(value: unknown): string {
+  if (value === undefined) return ''
+  if (typeof value !== 'string' || (value !== '' && value[0] !== '/')) {
+    throw new AibridgeOptionError(`prefix must be '' or a path starting with '/', got ${JSON.stringify(value)}`)
+  }
+  return value.replace(/\/+$/, '')
+}
+
+// Not `instanceof`: an app that loads core as ESM and this adapter as CJS (or two core versions) has two Bridge classes.
+function isBridge(value: BridgeOptions | Bridge): value is Bridge {
+  return typeof (value as Bridge).dispatch === 'function'
+}
+
+/** The path below `prefix`, query included, or undefined when the URL is not under it. */
+function below(url: string, prefix: string): string | undefined {
+  if (prefix === '') return url
+  if (!url.startsWith(prefix)) return undefined
+  const rest = url.slice(prefix.length)
+  if (rest === '' || rest[0] === '?') return '/' + rest
+  return rest[0] === '/' ? rest : undefined
+}
+
+/**
+ * The body a host parser already read. `koa-bodyparser` and `@koa/bodyparser` keep the text they
+ * parsed as `ctx.request.rawBody`: the client's bytes, where a parsed object can only be re-serialized.
+ */
+function hostBody(ctx: Context): unknown {
+  const request = ctx.request as { rawBody?: unknown; body?: unknown }
+  const raw = request.rawBody
+  return Buffer.isBuffer(raw) || typeof raw === 'string' ? raw : request.body
+}
+
+function send(ctx: Context, { status, headers, body }: BridgeResponse): void {
+  ctx.status = status
+  // The body goes first: Koa's setter fills in a Content-Type (application/octet-stream) and, when
+  // replacing an earlier body with a stream, drops Content-Length; the provider's own headers then win.
+  ctx.body = body
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) ctx.set(name, typeof value === 'number' ? String(value) : value)
+  }
+  if (headers['content-type'] === undefined) ctx.remove('Content-Type')
+  // koa-compress buffers what it compresses; an event stream must reach the client event by event.
+  if (isEventStream(headers['content-type'] as string | string[] | undefined)) (ctx as { compress?: boolean }).compress = false
+}
+
+/**
+ * Koa 2 and 3 middleware: `app.use(aibridge(options, { prefix: '/ai' }))`, or at the root without a
+ * prefix, or inside `koa-mount`. Requests to `/{provider}/...` below the prefix are served from the key
+ * pool; any other path calls `next()`. Pass an existing `Bridge` instead of options to share one pool
+ * across several mounts.
+ */
+export function aibridge(optionsOrBridge: BridgeOptions | Bridge, options: AibridgeKoaOptions = {}): AibridgeMiddleware {
+  const prefix = mountPrefix(options.prefix)
+  const bridge = isBridge(optionsOrBridge) ? optionsOrBridge : createBridge(optionsOrBridge)
+  const middleware = async (ctx: Context, next: Next): Promise<void> => {
+    // ctx.url, not ctx.path: the raw path and query, as koa-mount left them.
+    const path = below(ctx.url, prefix)
+    const response = path === undefined ? undefined : await bridge.dispatch(ctx.req, ctx.res, { path, body: hostBody(ctx) })
+    if (!response) return next()
+    send(ctx, response)
+  }
+  return Object.assign(middleware, { bridge }) as AibridgeMiddleware
+}

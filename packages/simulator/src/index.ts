@@ -1,1 +1,2 @@
-export {}
+export { startSimulator } from './simulator.js'
+export type { Fault, SimRequest, Simulator, SimulatorOptions } from './types.js'

@@ -1,0 +1,251 @@
+import { gzipSync } from 'node:zlib'
+import { describe, expect, test } from 'vitest'
+import { post, sleep, testKey } from './helpers/bridge.js'
+import { harness } from './helpers/harness.js'
+import { recordingStore } from './helpers/store.js'
+import { byKey, json, rateLimited, text, type Script } from './helpers/upstream.js'
+
+const h = harness()
+const K1 = testKey('fo1')
+const K2 = testKey('fo2')
+const K3 = testKey('fo3')
+
+const anthropicError = (type: string, message: string) => ({ type: 'error', error: { type, message } })
+const openaiError = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } })
+
+async function openaiBridge(extra: { quotaMs?: number; authRecheckMs?: number } = {}) {
+  const store = recordingStore()
+  const b = await h.start({ providers: { openai: { keys: [K1, K2, K3], baseURL: h.up.url } }, store, cooldowns: extra })
+  return { b, store }
+}
+
+async function anthropicBridge(extra: { quotaMs?: number } = {}) {
+  const store = recordingStore()
+  const b = await h.start({ providers: { anthropic: { keys: [K1, K2, K3], baseURL: h.up.url } }, store, cooldowns: extra })
+  return { b, store }
+}
+
+const served: Script = (seen, res) => json(200, { served: seen.key === K2 ? 'K2' : seen.key === K3 ? 'K3' : 'K1' })(seen, res, undefined as never)
+
+describe('a 429 takes the key out for a while and the next key serves', () => {
+  test('openai: first key 429, second key answers the client', async () => {
+    const { b } = await openaiBridge()
+    h.up.handle(byKey({ [K1]: rateLimited({ 'retry-after': '30' }), '*': served }))
+    const r = await post(b.url, '/openai/v1/chat/completions', { model: 'gpt' })
+    expect(r.status).toBe(200)
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2])
+    const [k1, k2, k3] = b.bridge.keyStates().openai!
+    expect(k1).toMatchObject({ state: 'temporary', reason: 'rate_limited', status: 429 })
+    expect(k2!.state).toBe('valid')
+    expect(k3!.state).toBe('valid')
+
+    // While the primary cools, requests go straight to the next key: no wasted upstream call.
+    const again = await post(b.url, '/openai/v1/chat/completions', { model: 'gpt' })
+    expect(again.json()).toEqual({ served: 'K2' })
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K2])
+  })
+
+  test('anthropic: first key 429, second key answers the client', async () => {
+    const { b } = await anthropicBridge()
+    h.up.handle(byKey({ [K1]: rateLimited({ 'retry-after': '30' }, 'anthropic'), '*': served }))
+    const r = await post(b.url, '/anthropic/v1/messages', { model: 'claude' })
+    expect(r.status).toBe(200)
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2])
+    expect(b.bridge.keyStates().anthropic![0]).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
+  })
+
+  test('a cooldown ends by itself: the primary serves again once it has passed', async () => {
+    const { b } = await openaiBridge()
+    h.up.queue(rateLimited({ 'retry-after-ms': '150' }))
+    h.up.handle(served)
+    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K2' })
+    expect(b.bridge.keyStates().openai![0]!.state).toBe('temporary')
+    await sleep(200)
+    expect(b.bridge.keyStates().openai![0]!.state).toBe('valid')
+    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+  })
+
+  test('a 429 error body larger than the classification window still fails over', async () => {
+    const { b } = await openaiBridge()
+    const big = openaiError('x'.repeat(200_000), 'requests', 'rate_limit_exceeded')
+    h.up.handle(byKey({ [K1]: json(429, big), '*': served }))
+    const r = await post(b.url, '/openai/v1/x', {})
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(b.bridge.keyStates().openai![0]).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
+  })
+
+  test('every key is tried at most once per request', async () => {
+    const { b } = await openaiBridge()
+    h.up.handle(rateLimited({ 'retry-after': '1' }))
+    const r = await post(b.url, '/openai/v1/x', {})
+    expect(r.status).toBe(429)
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K3])
+  })
+})
+
+describe('401 and 403 take the key out permanently', () => {
+  for (const status of [401, 403]) {
+    test(`openai ${status}: permanent until reset, next key serves`, async () => {
+      const { b } = await openaiBridge()
+      h.up.handle(byKey({ [K1]: json(status, openaiError('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key')), '*': served }))
+      const r = await post(b.url, '/openai/v1/x', {})
+      expect(r.json()).toEqual({ served: 'K2' })
+      const k1 = b.bridge.keyStates().openai![0]!
+      expect(k1).toMatchObject({ state: 'permanent', reason: 'auth_failed', status })
+      expect(k1.until).toBeUndefined()
+    })
+
+    test(`anthropic ${status}: permanent, next key serves`, async () => {
+      const { b } = await anthropicBridge()
+      h.up.handle(byKey({ [K1]: json(status, anthropicError('authentication_error', 'invalid x-api-key')), '*': served }))
+      const r = await post(b.url, '/anthropic/v1/messages', {})
+      expect(r.json()).toEqual({ served: 'K2' })
+      expect(b.bridge.keyStates().anthropic![0]).toMatchObject({ state: 'permanent', reason: 'auth_failed', status })
+    })
+  }
+
+  test('a permanent key stays out across requests, until resetKey by hint', async () => {
+    const { b } = await openaiBridge()
+    h.up.queue(json(401, openaiError('bad key', 'invalid_request_error', 'invalid_api_key')))
+    h.up.handle(served)
+    await post(b.url, '/openai/v1/x', {})
+    await post(b.url, '/openai/v1/x', {})
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K2])
+    b.bridge.resetKey('openai', b.bridge.keyStates().openai![0]!.hint)
+    expect(b.bridge.keyStates().openai![0]!.state).toBe('valid')
+    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+  })
+
+  test('resetKey by id works the same', async () => {
+    const { b } = await openaiBridge()
+    h.up.queue(json(403, openaiError('forbidden', 'invalid_request_error', null)))
+    h.up.handle(served)
+    await post(b.url, '/openai/v1/x', {})
+    const id = b.bridge.keyStates().openai![0]!.id
+    b.bridge.resetKey('openai', id)
+    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+  })
+
+  test('cooldowns.authRecheckMs: the key is tried again after the interval', async () => {
+    const { b, store } = await openaiBridge({ authRecheckMs: 150 })
+    h.up.queue(json(401, openaiError('bad key', 'invalid_request_error', 'invalid_api_key')))
+    h.up.handle(served)
+    await post(b.url, '/openai/v1/x', {})
+    const k1 = b.bridge.keyStates().openai![0]!
+    expect(k1.state).toBe('permanent')
+    expect(k1.until).toBeTypeOf('number')
+    expect(store.marks[0]!.cooldownMs).toBe(150)
+    await sleep(200)
+    expect(b.bridge.keyStates().openai![0]!.state).toBe('valid')
+    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+  })
+})
+
+describe('exhausted billing or quota takes the key out for the long cooldown', () => {
+  const cases: Array<{ name: string; provider: 'openai' | 'anthropic'; script: Script }> = [
+    {
+      name: 'openai 429 insufficient_quota',
+      provider: 'openai',
+      script: json(429, openaiError('You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota'), {
+        'retry-after': '2',
+      }),
+    },
+    { name: 'openai 402', provider: 'openai', script: json(402, openaiError('Payment required', 'billing_error', null)) },
+    { name: 'anthropic 402', provider: 'anthropic', script: json(402, anthropicError('billing_error', 'Payment required')) },
+    {
+      name: 'anthropic 400 credit balance too low',
+      provider: 'anthropic',
+      script: json(
+        400,
+        anthropicError(
+          'invalid_request_error',
+          'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+        ),
+      ),
+    },
+    {
+      name: 'openai 429 insufficient_quota, gzip-encoded body',
+      provider: 'openai',
+      script: (_seen, res) => {
+        const body = gzipSync(JSON.stringify(openaiError('You exceeded your current quota', 'insufficient_quota', 'insufficient_quota')))
+        res.writeHead(429, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length }).end(body)
+      },
+    },
+  ]
+  for (const c of cases) {
+    test(`${c.name}: temporary with the 1 h default, next key serves`, async () => {
+      const { b, store } = c.provider === 'openai' ? await openaiBridge() : await anthropicBridge()
+      h.up.handle(byKey({ [K1]: c.script, '*': served }))
+      const r = await post(b.url, c.provider === 'openai' ? '/openai/v1/x' : '/anthropic/v1/messages', {})
+      expect(r.json()).toEqual({ served: 'K2' })
+      const k1 = b.bridge.keyStates()[c.provider]![0]!
+      expect(k1).toMatchObject({ state: 'temporary', reason: 'quota_exhausted' })
+      expect(store.marks).toHaveLength(1)
+      expect(store.marks[0]!.cooldownMs).toBe(3_600_000)
+    })
+  }
+
+  test('cooldowns.quotaMs sets the quota cooldown', async () => {
+    const { b, store } = await openaiBridge({ quotaMs: 5_000 })
+    h.up.handle(byKey({ [K1]: json(402, openaiError('Payment required', 'billing_error', null)), '*': served }))
+    await post(b.url, '/openai/v1/x', {})
+    expect(store.marks[0]!.cooldownMs).toBe(5_000)
+  })
+})
+
+describe('any other status goes to the client untouched and marks nothing', () => {
+  const statuses = [400, 404, 409, 413, 422, 500, 502, 503, 529]
+  for (const provider of ['openai', 'anthropic'] as const) {
+    for (const status of statuses) {
+      test(`${provider} ${status}`, async () => {
+        const { b, store } = provider === 'openai' ? await openaiBridge() : await anthropicBridge()
+        const body =
+          provider === 'openai'
+            ? JSON.stringify(openaiError(`upstream said ${status}`, 'invalid_request_error', null))
+            : JSON.stringify(anthropicError(status === 529 ? 'overloaded_error' : 'invalid_request_error', `upstream said ${status}`))
+        h.up.handle(text(status, body, { 'content-type': 'application/json', 'x-upstream-marker': `m${status}` }))
+        const r = await post(b.url, provider === 'openai' ? '/openai/v1/x' : '/anthropic/v1/messages', {})
+        expect(r.status).toBe(status)
+        expect(r.text).toBe(body)
+        expect(r.headers['x-upstream-marker']).toBe(`m${status}`)
+        expect(h.up.requests).toHaveLength(1)
+        expect(store.marks).toHaveLength(0)
+        expect(b.bridge.keyStates()[provider]!.every((k) => k.state === 'valid')).toBe(true)
+        const [record] = await b.waitForRecords(1)
+        expect(record).toMatchObject({ status, outcome: 'upstream_error', attempts: 1 })
+      })
+    }
+  }
+
+  test('anthropic 400 larger than the classification window reaches the client byte for byte', async () => {
+    const { b, store } = await anthropicBridge()
+    const body = Buffer.from(JSON.stringify(anthropicError('invalid_request_error', 'y'.repeat(300_000))))
+    h.up.handle((_s, res) => {
+      // Chunked, in pieces, so the classifier stops reading mid-body.
+      res.writeHead(400, { 'content-type': 'application/json' })
+      for (let i = 0; i < body.length; i += 10_000) res.write(body.subarray(i, i + 10_000))
+      res.end()
+    })
+    const r = await post(b.url, '/anthropic/v1/messages', {})
+    expect(r.status).toBe(400)
+    expect(r.body.equals(body)).toBe(true)
+    expect(store.marks).toHaveLength(0)
+  })
+
+  test('a chunked anthropic 400 read whole while classifying still ends the response', async () => {
+    const { b } = await anthropicBridge()
+    const body = JSON.stringify(anthropicError('invalid_request_error', 'messages: field required'))
+    h.up.handle((_s, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' })
+      res.write(body.slice(0, 10))
+      res.end(body.slice(10))
+    })
+    const r = await post(b.url, '/anthropic/v1/messages', {})
+    expect(r.status).toBe(400)
+    expect(r.text).toBe(body)
+    const [record] = await b.waitForRecords(1)
+    expect(record!.outcome).toBe('upstream_error')
+  })
+})

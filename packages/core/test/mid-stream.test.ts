@@ -1,0 +1,133 @@
+import { gzipSync } from 'node:zlib'
+import { describe, expect, test } from 'vitest'
+import { raw, testKey } from './helpers/bridge.js'
+import { harness } from './helpers/harness.js'
+import { recordingStore } from './helpers/store.js'
+import { anthropicStreamEvents, openaiStreamEvents, type Script } from './helpers/upstream.js'
+
+const h = harness()
+const K1 = testKey('ms1')
+const K2 = testKey('ms2')
+
+/** Writes `parts`, then kills the connection without ending the response. */
+const dieAfter =
+  (headers: Record<string, string | number>, ...parts: Array<string | Buffer>): Script =>
+  async (_s, res) => {
+    res.writeHead(200, headers)
+    for (const p of parts) {
+      res.write(p)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    res.socket?.destroy()
+  }
+
+const SSE = { 'content-type': 'text/event-stream' }
+
+function parseEvents(text: string): Array<{ event: string | null; data: string }> {
+  return text
+    .split(/\n\n/)
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      const lines = block.split('\n')
+      const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? null
+      const data = lines
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n')
+      return { event, data }
+    })
+}
+
+describe('an SSE upstream that dies mid-stream: one provider-shaped error event, then a clean end', () => {
+  test('anthropic', async () => {
+    const store = recordingStore()
+    const b = await h.start({ providers: { anthropic: { keys: [K1, K2], baseURL: h.up.url } }, store })
+    const events = anthropicStreamEvents('a b c')
+    h.up.handle(dieAfter(SSE, events[0]!, events[1]!))
+    const r = await raw(b.url, '/anthropic/v1/messages', { method: 'POST', body: '{"stream":true}' })
+    expect(r.status).toBe(200)
+    expect(r.text.startsWith(events[0]! + events[1]!)).toBe(true)
+    const parsed = parseEvents(r.text)
+    expect(parsed).toHaveLength(3)
+    const last = parsed[2]!
+    expect(last.event).toBe('error')
+    expect(JSON.parse(last.data)).toEqual({ type: 'error', error: { type: 'api_error', message: expect.stringContaining('ended unexpectedly') } })
+    // No failover after the first byte, nothing marked.
+    expect(h.up.requests).toHaveLength(1)
+    expect(store.marks).toHaveLength(0)
+    const [record] = await b.waitForRecords(1)
+    expect(record).toMatchObject({ outcome: 'truncated', status: 200, attempts: 1 })
+  })
+
+  test('openai', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
+    const events = openaiStreamEvents('a b c')
+    h.up.handle(dieAfter(SSE, events[0]!))
+    const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{"stream":true}' })
+    const parsed = parseEvents(r.text)
+    expect(parsed).toHaveLength(2)
+    expect(parsed[1]!.event).toBe('error')
+    expect(JSON.parse(parsed[1]!.data)).toEqual({
+      error: { message: expect.stringContaining('ended unexpectedly'), type: 'server_error', param: null, code: 'stream_interrupted' },
+    })
+    expect(h.up.requests).toHaveLength(1)
+    const [record] = await b.waitForRecords(1)
+    expect(record!.outcome).toBe('truncated')
+  })
+
+  test('a partial event is closed first, so the error event stands on its own', async () => {
+    const b = await h.start({ providers: { anthropic: { keys: [K1], baseURL: h.up.url } } })
+    const events = anthropicStreamEvents('a b c')
+    h.up.handle(dieAfter(SSE, events[0]!, 'event: content_block_delta\ndata: {"type":"content_bl'))
+    const r = await raw(b.url, '/anthropic/v1/messages', { method: 'POST', body: '{}' })
+    const parsed = parseEvents(r.text)
+    expect(parsed.at(-1)!.event).toBe('error')
+    expect(() => JSON.parse(parsed.at(-1)!.data)).not.toThrow()
+    expect(parsed.filter((e) => e.event === 'error')).toHaveLength(1)
+  })
+
+  test('an upstream that goes silent longer than timeouts.bodyIdleMs is cut the same way', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } }, timeouts: { bodyIdleMs: 200 } })
+    const events = openaiStreamEvents('a b')
+    h.up.handle((_s, res) => {
+      res.writeHead(200, SSE)
+      res.write(events[0])
+      // ...and nothing more.
+    })
+    const started = Date.now()
+    const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })
+    expect(Date.now() - started).toBeLessThan(3000)
+    const parsed = parseEvents(r.text)
+    expect(parsed.at(-1)!.event).toBe('error')
+    const [record] = await b.waitForRecords(1)
+    expect(record!.outcome).toBe('truncated')
+    // The silent upstream exchange is closed too.
+    expect(await Promise.race([h.up.requests[0]!.closed.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))])).toBe(true)
+  })
+})
+
+describe('a non-SSE upstream that dies mid-body: the client connection is destroyed', () => {
+  test('with a Content-Length: the client never sees a clean end', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
+    h.up.handle(dieAfter({ 'content-type': 'application/json', 'content-length': 1000 }, '{"id":"chatcmpl-1","choi'))
+    await expect(raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })).rejects.toThrow()
+    expect(h.up.requests).toHaveLength(1)
+    const [record] = await b.waitForRecords(1)
+    expect(record).toMatchObject({ outcome: 'truncated', attempts: 1 })
+  })
+
+  test('chunked: the client never sees a clean end', async () => {
+    const b = await h.start({ providers: { anthropic: { keys: [K1], baseURL: h.up.url } } })
+    h.up.handle(dieAfter({ 'content-type': 'application/json' }, '{"id":"msg_1",', '"content":['))
+    await expect(raw(b.url, '/anthropic/v1/messages', { method: 'POST', body: '{}' })).rejects.toThrow()
+    const [record] = await b.waitForRecords(1)
+    expect(record!.outcome).toBe('truncated')
+  })
+
+  test('a compressed SSE stream cannot take an appended event: it is destroyed instead', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    const gz = gzipSync(openaiStreamEvents('a b c').join(''))
+    h.up.handle(dieAfter({ ...SSE, 'content-encoding': 'gzip' }, gz.subarray(0, 20)))
+    await expect(raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })).rejects.toThrow()
+  })
+})

@@ -1,0 +1,98 @@
+import { describe, expect, test } from 'vitest'
+import { AibridgeOptionError, createBridge, DEFAULT_BODY_LIMIT, type BridgeOptions } from '../src/index.js'
+import { harness } from './helpers/harness.js'
+
+const h = harness()
+const SECRET = 'sk-live-DO-NOT-PRINT-0123456789abcdef'
+
+/** The message createBridge throws for `options`, asserting it is an AibridgeOptionError without the secret. */
+function rejection(options: unknown): string {
+  let error: unknown
+  try {
+    h.own(createBridge(options as BridgeOptions))
+  } catch (err) {
+    error = err
+  }
+  expect(error, 'createBridge should have thrown').toBeInstanceOf(AibridgeOptionError)
+  const e = error as AibridgeOptionError
+  expect(e.code).toBe('AIBRIDGE_INVALID_OPTION')
+  expect(e.message).not.toContain(SECRET)
+  expect(e.message).not.toContain('DO-NOT-PRINT')
+  expect(e.stack ?? '').not.toContain('DO-NOT-PRINT')
+  return e.message
+}
+
+describe('options are validated when the bridge is created, naming the option and the fault', () => {
+  test('the configuration from the README is accepted', () => {
+    const bridge = createBridge({
+      providers: {
+        anthropic: { keys: [SECRET] },
+        openai: { keys: [SECRET + '2'], baseURL: 'https://api.openai.com/v1' },
+        groq: { type: 'openai', baseURL: 'https://api.groq.com/openai/v1', keys: [SECRET + '3'] },
+        copilot: { type: 'openai', baseURL: 'https://api.githubcopilot.com', keys: [] },
+      },
+      onInterception: () => {},
+    })
+    h.own(bridge)
+    expect(Object.keys(bridge.keyStates())).toEqual(['anthropic', 'openai', 'groq', 'copilot'])
+    expect(DEFAULT_BODY_LIMIT).toBe(32 * 1024 * 1024)
+  })
+
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['no options', undefined, /options must be an object/],
+    ['providers missing', {}, /providers must be an object/],
+    ['providers empty', { providers: {} }, /providers is empty/],
+    ['an empty key', { providers: { openai: { keys: [SECRET, ''] } } }, /providers\.openai\.keys\[1\] is empty/],
+    ['a blank key', { providers: { openai: { keys: ['   '] } } }, /providers\.openai\.keys\[0\] is empty/],
+    ['a duplicate key', { providers: { openai: { keys: [SECRET, 'other-key-xyz', SECRET] } } }, /providers\.openai\.keys\[2\] duplicates providers\.openai\.keys\[0\]/],
+    ['a key with inner whitespace', { providers: { openai: { keys: [`${SECRET} x`] } } }, /providers\.openai\.keys\[0\] contains whitespace or control characters/],
+    ['a key with a newline', { providers: { openai: { keys: [`${SECRET}\nx-evil: 1`] } } }, /providers\.openai\.keys\[0\] contains whitespace or control characters/],
+    ['a non-string key', { providers: { openai: { keys: [42] } } }, /providers\.openai\.keys\[0\] must be a string/],
+    ['keys not an array', { providers: { openai: { keys: SECRET } } }, /providers\.openai\.keys must be an array/],
+    ['a bad base URL', { providers: { openai: { keys: [SECRET], baseURL: 'not a url' } } }, /providers\.openai\.baseURL is not a valid URL/],
+    ['a non-http base URL', { providers: { openai: { keys: [SECRET], baseURL: 'ftp://example.com' } } }, /providers\.openai\.baseURL must use http or https/],
+    [
+      'a base URL with credentials',
+      { providers: { openai: { keys: [SECRET], baseURL: `https://user:${SECRET}@example.com` } } },
+      /providers\.openai\.baseURL must not contain credentials/,
+    ],
+    [
+      'a base URL with a query',
+      { providers: { openai: { keys: [SECRET], baseURL: `https://example.com/v1?key=${SECRET}` } } },
+      /providers\.openai\.baseURL must not contain a query/,
+    ],
+    ['a provider of unknown type', { providers: { groq: { keys: [SECRET], baseURL: 'https://x.example' } } }, /providers\.groq\.type is required/],
+    ['a bad type', { providers: { groq: { type: 'gemini', keys: [SECRET] } } }, /providers\.groq\.type must be 'anthropic' or 'openai'/],
+    ['a provider name that is not URL-safe', { providers: { 'open/ai': { type: 'openai', keys: [SECRET] } } }, /providers\.open\/ai: provider names must be URL-safe/],
+    ['no keys and byok false', { providers: { copilot: { type: 'openai', keys: [], byok: false } } }, /providers\.copilot has no keys and byok is false/],
+    ['no keys and bridge-wide byok false', { providers: { openai: { keys: [] } }, byok: false }, /providers\.openai has no keys and byok is false/],
+    ['a bad byok', { providers: { openai: { keys: [SECRET] } }, byok: true }, /byok must be 'auto', false or a function/],
+    ['a bad provider byok', { providers: { openai: { keys: [SECRET], byok: 'yes' } } }, /providers\.openai\.byok must be/],
+    ['a bad keyOrder', { providers: { openai: { keys: [SECRET] } }, keyOrder: 'random' }, /keyOrder must be 'ordered' or 'round-robin', got "random"/],
+    ['a bad provider keyOrder', { providers: { openai: { keys: [SECRET], keyOrder: 'lifo' } } }, /providers\.openai\.keyOrder must be/],
+    ['bodyLimit 0', { providers: { openai: { keys: [SECRET] } }, bodyLimit: 0 }, /bodyLimit must be a positive number/],
+    ['bodyLimit as a string', { providers: { openai: { keys: [SECRET] } }, bodyLimit: '10mb' }, /bodyLimit must be a positive number/],
+    ['a negative timeout', { providers: { openai: { keys: [SECRET] } }, timeouts: { headersMs: -1 } }, /timeouts\.headersMs must be a positive number/],
+    ['a NaN timeout', { providers: { openai: { keys: [SECRET] } }, timeouts: { connectMs: NaN } }, /timeouts\.connectMs must be a positive number/],
+    ['an infinite rate-limit cooldown', { providers: { openai: { keys: [SECRET] } }, cooldowns: { rateLimitMs: Infinity } }, /cooldowns\.rateLimitMs must be a positive number/],
+    ['a zero quota cooldown', { providers: { openai: { keys: [SECRET] } }, cooldowns: { quotaMs: 0 } }, /cooldowns\.quotaMs must be a positive number/],
+  ]
+  for (const [name, options, message] of cases) {
+    test(name, () => {
+      expect(rejection(options)).toMatch(message)
+    })
+  }
+
+  test('messages start with aibridge:', () => {
+    expect(rejection({ providers: { openai: { keys: [''] } } })).toBe('aibridge: providers.openai.keys[0] is empty')
+  })
+
+  test('authRecheckMs may be Infinity (the default)', () => {
+    h.own(createBridge({ providers: { openai: { keys: [SECRET] } }, cooldowns: { authRecheckMs: Infinity } }))
+  })
+
+  test('a base URL keeps its path prefix without a trailing slash', () => {
+    // Accepted; the prefix behaviour is proven in routing.test.ts.
+    h.own(createBridge({ providers: { groq: { type: 'openai', keys: [SECRET], baseURL: 'https://api.groq.com/openai/v1/' } } }))
+  })
+})

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/** `aibridge-simulator [--port 4100] [--host 127.0.0.1] [--event-delay-ms 0]`: runs the simulator until interrupted. */
+import { parseArgs } from 'node:util'
+import { startSimulator } from './simulator.js'
+
+const USAGE = 'usage: aibridge-simulator [--port 4100] [--host 127.0.0.1] [--event-delay-ms 0]'
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '4100' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'event-delay-ms': { type: 'string', default: '0' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(USAGE)
+    return
+  }
+  const sim = await startSimulator({
+    port: Number(values.port),
+    host: values.host,
+    eventDelayMs: Number(values['event-delay-ms']),
+  })
+  console.log(`aibridge simulator listening on ${sim.url}`)
+  console.log(`  Anthropic SDK baseURL: ${sim.anthropicBaseURL}`)
+  console.log(`  OpenAI SDK baseURL:    ${sim.openaiBaseURL}/v1`)
+  const stop = (): void => {
+    void sim.close().then(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err)
+  console.error(USAGE)
+  process.exit(1)
+})
