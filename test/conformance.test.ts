@@ -132,6 +132,7 @@ const scenarios: Scenario[] = [
 
       await ctx.remount({})
       ctx.sim.fault(O1, { kind: 'unauthorized' })
+      ctx.sim.fault(O2, { kind: 'forbidden' })
       const res2 = await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{}' })
       expect(res2.status).toBe(502)
       expect(res2.headers.get('retry-after')).toBeNull()

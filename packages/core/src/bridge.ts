@@ -443,7 +443,12 @@ export class Bridge {
     const p = this.#providers.get(provider)
     if (!p) throw new AibridgeKeyNotFoundError(`no provider named '${provider}'`)
     const found = p.pool.find(idOrHint)
-    if (found.length === 0) throw new AibridgeKeyNotFoundError(`no key of '${provider}' has id or hint '${idOrHint}'`)
+    if (found.length === 0) {
+      // A key passed here by mistake must not end up in an error message (and so in a log): only
+      // echo a value shaped like an id or a hint.
+      const shown = /^k_[0-9a-f]{16}$/.test(idOrHint) || (idOrHint.length <= 11 && idOrHint.includes('...')) ? `'${idOrHint}'` : '(value not shown)'
+      throw new AibridgeKeyNotFoundError(`no key of '${provider}' has id or hint ${shown}`)
+    }
     if (found.length > 1) {
       throw new AibridgeKeyNotFoundError(`hint '${idOrHint}' matches ${found.length} keys of '${provider}'; use an id (${found.map((k) => k.id).join(', ')})`)
     }

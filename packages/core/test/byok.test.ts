@@ -24,10 +24,10 @@ async function start(extra: Record<string, unknown> = {}, providerExtra: Record<
 }
 
 describe("byok 'auto' (default): a client credential is used for exactly one attempt", () => {
-  const cases = [
-    { name: 'anthropic x-api-key', path: '/anthropic/v1/messages', headers: { 'x-api-key': CLIENT }, provider: 'anthropic' as const },
-    { name: 'anthropic authorization (OAuth token)', path: '/anthropic/v1/messages', headers: { authorization: `Bearer ${CLIENT}` }, provider: 'anthropic' as const },
-    { name: 'openai authorization', path: '/openai/v1/chat/completions', headers: { authorization: `Bearer ${CLIENT}` }, provider: 'openai' as const },
+  const cases: Array<{ name: string; path: string; headers: Record<string, string>; provider: 'anthropic' | 'openai' }> = [
+    { name: 'anthropic x-api-key', path: '/anthropic/v1/messages', headers: { 'x-api-key': CLIENT }, provider: 'anthropic' },
+    { name: 'anthropic authorization (OAuth token)', path: '/anthropic/v1/messages', headers: { authorization: `Bearer ${CLIENT}` }, provider: 'anthropic' },
+    { name: 'openai authorization', path: '/openai/v1/chat/completions', headers: { authorization: `Bearer ${CLIENT}` }, provider: 'openai' },
   ]
   for (const c of cases) {
     test(`${c.name}: the credential goes upstream, no pool key is added`, async () => {
@@ -47,7 +47,7 @@ describe("byok 'auto' (default): a client credential is used for exactly one att
       test(`${c.name}: an upstream ${status} goes to the client as is, nothing marked, no failover`, async () => {
         const { b, store } = await start()
         const body = JSON.stringify({ error: { message: `byok ${status}`, type: 'x', code: 'insufficient_quota' } })
-        h.up.handle((_s, res) => res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '17' }).end(body))
+        h.up.handle((_s, res) => void res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '17' }).end(body))
         const r = await post(b.url, c.path, {}, c.headers)
         expect(r.status).toBe(status)
         expect(r.text).toBe(body)

@@ -127,7 +127,7 @@ describe('response headers', () => {
     const { gzipSync, gunzipSync } = await import('node:zlib')
     const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
     const payload = gzipSync(JSON.stringify({ hello: 'world' }))
-    h.up.handle((_s, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(payload))
+    h.up.handle((_s, res) => void res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(payload))
     const r = await raw(b.url, '/openai/v1/x', { headers: { 'accept-encoding': 'gzip' } })
     expect(r.headers['content-encoding']).toBe('gzip')
     expect(h.up.requests[0]!.headers['accept-encoding']).toBe('gzip')

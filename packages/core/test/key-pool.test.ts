@@ -137,6 +137,20 @@ describe('resetKey', () => {
     expect(() => bridge.resetKey('openai', 'sk-x...nope')).toThrow(AibridgeKeyNotFoundError)
   })
 
+  test('a key passed instead of an id or hint is never echoed in the error', () => {
+    const bridge = bridgeWith([K1])
+    expect(() => bridge.resetKey('openai', K2)).toThrow(AibridgeKeyNotFoundError)
+    try {
+      bridge.resetKey('openai', K2)
+    } catch (err) {
+      expect((err as Error).message).not.toContain(K2)
+      expect((err as Error).message).not.toContain(K2.slice(4, -4))
+    }
+    // An id or hint that matches nothing is named, to help the caller.
+    expect(() => bridge.resetKey('openai', 'sk-x...nope')).toThrow(/'sk-x\.\.\.nope'/)
+    expect(() => bridge.resetKey('openai', 'k_0123456789abcdef')).toThrow(/'k_0123456789abcdef'/)
+  })
+
   test('a hint shared by two keys is refused; the message offers ids, never keys', () => {
     const a = 'sk-proj-AAAAAAAAAAAAAAAAAAAA-1234'
     const c = 'sk-proj-BBBBBBBBBBBBBBBBBBBB-1234'

@@ -14,6 +14,8 @@ const dieAfter =
   (headers: Record<string, string | number>, ...parts: Array<string | Buffer>): Script =>
   async (_s, res) => {
     res.writeHead(200, headers)
+    res.flushHeaders()
+    await new Promise((r) => setTimeout(r, 10))
     for (const p of parts) {
       res.write(p)
       await new Promise((r) => setTimeout(r, 10))
@@ -84,6 +86,27 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     expect(parsed.at(-1)!.event).toBe('error')
     expect(() => JSON.parse(parsed.at(-1)!.data)).not.toThrow()
     expect(parsed.filter((e) => e.event === 'error')).toHaveLength(1)
+  })
+
+  test('a CRLF-delimited stream cut at an event boundary: the error event still stands on its own', async () => {
+    const b = await h.start({ providers: { anthropic: { keys: [K1], baseURL: h.up.url } } })
+    const events = anthropicStreamEvents('a b').map((e) => e.replace(/\n/g, '\r\n'))
+    h.up.handle(dieAfter(SSE, events[0]!))
+    const r = await raw(b.url, '/anthropic/v1/messages', { method: 'POST', body: '{}' })
+    const parsed = parseEvents(r.text.replace(/\r\n/g, '\n'))
+    expect(parsed.map((e) => e.event)).toEqual(['message_start', 'error'])
+    expect(JSON.parse(parsed[1]!.data).error.type).toBe('api_error')
+  })
+
+  test('an upstream that dies before any body byte: the stream is just the error event', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    h.up.handle(dieAfter(SSE))
+    const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })
+    expect(r.status).toBe(200)
+    const parsed = parseEvents(r.text)
+    expect(parsed).toHaveLength(1)
+    expect(parsed[0]!.event).toBe('error')
+    expect(r.text.startsWith('event: error\n')).toBe(true)
   })
 
   test('an upstream that goes silent longer than timeouts.bodyIdleMs is cut the same way', async () => {

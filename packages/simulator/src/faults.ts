@@ -83,10 +83,7 @@ export class FaultQueue {
   }
 }
 
-/**
- * The provider's own error for a fault, plus `x-should-retry: false`: both SDKs honour it, so their
- * automatic retries (2 by default, on 429 and 5xx) do not hide a scripted fault from a test.
- */
+/** The provider's own error for a fault, with its wait header for a rate limit. */
 export function faultAnswer(provider: Provider, fault: ErrorFault, requestId: string): Answer {
   const base = (() => {
     switch (fault.kind) {
@@ -103,5 +100,5 @@ export function faultAnswer(provider: Provider, fault: ErrorFault, requestId: st
     }
   })()
   const extra = fault.kind === 'rate_limit' ? retryHeaders(fault.retry ?? 'retry-after', fault.seconds ?? 2) : {}
-  return { ...base, headers: { ...base.headers, ...extra, 'x-should-retry': 'false' } }
+  return { ...base, headers: { ...base.headers, ...extra } }
 }

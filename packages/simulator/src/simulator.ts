@@ -152,6 +152,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const exchange: Exchange = {
       res,
       eventDelayMs,
+      // Both SDKs honour `x-should-retry`; without it their automatic retries (2 by default, on 429
+      // and 5xx) would send a faulted request again and hide the fault from the test.
       headers: { [provider.requestIdHeader]: requestId, ...(record.fault ? { 'x-should-retry': 'false' } : {}) },
       onStatus(status) {
         record.status = status

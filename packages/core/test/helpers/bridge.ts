@@ -42,7 +42,7 @@ export async function startBridge(options: BridgeOptions, serve?: (bridge: Bridg
   const server = createServer(serve ? serve(bridge) : (req, res) => void bridge.handle(req, res))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  return {
+  const running: Running = {
     bridge,
     url: `http://127.0.0.1:${port}`,
     port,
@@ -58,10 +58,11 @@ export async function startBridge(options: BridgeOptions, serve?: (bridge: Bridg
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
     async close() {
-      await this.closeHost()
+      await running.closeHost()
       await bridge.close()
     },
   }
+  return running
 }
 
 /** Polls `cond` every few ms until it holds. */

@@ -179,7 +179,7 @@ export function anthropicMessage(textOut = 'Hello from upstream', id = 'msg_01XF
     id,
     type: 'message',
     role: 'assistant',
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-4-6',
     content: [{ type: 'text', text: textOut }],
     stop_reason: 'end_turn',
     stop_sequence: null,
@@ -196,7 +196,7 @@ export function anthropicStreamEvents(textOut = 'Hello from upstream', id = 'msg
         id,
         type: 'message',
         role: 'assistant',
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-4-6',
         content: [],
         stop_reason: null,
         stop_sequence: null,
@@ -253,7 +253,7 @@ export function providerAnswer(textOut = 'Hello from upstream'): Script {
       // not JSON: answer non-streaming
     }
     const anthropic = seen.url.includes('/messages')
-    const requestId = anthropic ? { 'request-id': 'req_011CUpstream' } : { 'x-request-id': 'req_openaiUpstream' }
+    const requestId: Record<string, string> = anthropic ? { 'request-id': 'req_011CUpstream' } : { 'x-request-id': 'req_openaiUpstream' }
     if (stream) {
       return sse(anthropic ? anthropicStreamEvents(textOut) : openaiStreamEvents(textOut), { headers: requestId })(seen, res, req)
     }

@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream'
+import { gzipSync, gunzipSync } from 'node:zlib'
+import { describe, expect, test } from 'vitest'
+import type { Bridge } from '../src/index.js'
+import { raw, testKey } from './helpers/bridge.js'
+import { harness } from './helpers/harness.js'
+import { rateLimited } from './helpers/upstream.js'
+
+const h = harness()
+const K1 = testKey('dp1')
+const K2 = testKey('dp2')
+
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
+
+/**
+ * A host that mounts the bridge at /ai the way a framework adapter does: strips the mount prefix,
+ * optionally reads and parses the body first, calls dispatch and sends what it returns.
+ */
+function adapter(parse: (raw: Buffer, req: IncomingMessage) => unknown | undefined) {
+  return (bridge: Bridge) => async (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/'
+    if (!url.startsWith('/ai/')) return void res.writeHead(404).end('host 404')
+    let body: unknown
+    if (req.headers['x-host-reads'] === '1') body = parse(await readAll(req), req)
+    else if (req.headers['x-host-passes-body'] === '1') body = 'this must be ignored: the stream is untouched'
+    const response = await bridge.dispatch(req, res, { path: url.slice(3), body })
+    if (!response) return void res.writeHead(200).end('host fallback')
+    res.writeHead(response.status, response.headers)
+    if (Buffer.isBuffer(response.body)) res.end(response.body)
+    else pipeline(response.body, res, () => {})
+  }
+}
+
+const asBuffer = adapter((b) => b)
+const asString = adapter((b) => b.toString('utf8'))
+const asJson = adapter((b, req) => {
+  const bytes = req.headers['content-encoding'] === 'gzip' ? gunzipSync(b) : b
+  return JSON.parse(bytes.toString('utf8'))
+})
+const asForm = adapter((b) => Object.fromEntries(new URLSearchParams(b.toString('utf8'))))
+
+describe('dispatch: explicit path and an already-read body', () => {
+  test('the mount prefix is removed by the adapter; the rest routes as usual', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: `${h.up.url}/base` } } }, asBuffer)
+    const r = await raw(b.url, '/ai/openai/v1/models?limit=2')
+    expect(r.status).toBe(200)
+    expect(h.up.requests[0]!.url).toBe('/base/v1/models?limit=2')
+    const [record] = await b.waitForRecords(1)
+    expect(record!.path).toBe('/v1/models')
+  })
+
+  test('unknown provider: dispatch returns undefined and the host carries on', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asBuffer)
+    const r = await raw(b.url, '/ai/unknown/v1/models')
+    expect(r.text).toBe('host fallback')
+    expect(h.up.requests).toHaveLength(0)
+  })
+
+  test('a raw Buffer the host read is sent byte for byte, and replayed on failover', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } }, asBuffer)
+    h.up.queue(rateLimited({ 'retry-after': '5' }))
+    const body = Buffer.from([0, 1, 2, 250, 251, 252, 10, 13])
+    const r = await raw(b.url, '/ai/openai/v1/files', { method: 'POST', body, headers: { 'x-host-reads': '1', 'content-type': 'application/octet-stream' } })
+    expect(r.status).toBe(200)
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2])
+    for (const s of h.up.requests) {
+      expect(s.body.equals(body)).toBe(true)
+      expect(s.headers['content-length']).toBe(String(body.length))
+    }
+  })
+
+  test('a string body is sent as UTF-8', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asString)
+    const body = '{"input":"héllo wörld ✓"}'
+    await raw(b.url, '/ai/openai/v1/embeddings', { method: 'POST', body, headers: { 'x-host-reads': '1', 'content-type': 'application/json' } })
+    expect(h.up.requests[0]!.body.toString('utf8')).toBe(body)
+    expect(h.up.requests[0]!.headers['content-length']).toBe(String(Buffer.byteLength(body)))
+  })
+
+  test('a parsed JSON object is re-serialized', async () => {
+    const b = await h.start({ providers: { anthropic: { keys: [K1], baseURL: h.up.url } } }, asJson)
+    const body = { model: 'claude', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }
+    await raw(b.url, '/ai/anthropic/v1/messages', { method: 'POST', body: JSON.stringify(body, null, 2), headers: { 'x-host-reads': '1', 'content-type': 'application/json' } })
+    expect(JSON.parse(h.up.requests[0]!.body.toString('utf8'))).toEqual(body)
+    expect(h.up.requests[0]!.body.toString('utf8')).toBe(JSON.stringify(body))
+  })
+
+  test('a body the host decompressed goes upstream without its old Content-Encoding', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asJson)
+    const body = { input: 'compressed by the client' }
+    await raw(b.url, '/ai/openai/v1/embeddings', {
+      method: 'POST',
+      body: gzipSync(JSON.stringify(body)),
+      headers: { 'x-host-reads': '1', 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    })
+    const seen = h.up.requests[0]!
+    expect(seen.headers['content-encoding']).toBeUndefined()
+    expect(JSON.parse(seen.body.toString('utf8'))).toEqual(body)
+  })
+
+  test('a parsed URL-encoded form is re-encoded as a form', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asForm)
+    await raw(b.url, '/ai/openai/v1/x', { method: 'POST', body: 'a=1&b=two+words', headers: { 'x-host-reads': '1', 'content-type': 'application/x-www-form-urlencoded' } })
+    expect(h.up.requests[0]!.body.toString('utf8')).toBe('a=1&b=two+words')
+  })
+
+  test('a body option with an untouched stream is ignored: the stream is read', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asBuffer)
+    await raw(b.url, '/ai/openai/v1/x', { method: 'POST', body: 'the real body', headers: { 'x-host-passes-body': '1' } })
+    expect(h.up.requests[0]!.body.toString()).toBe('the real body')
+  })
+
+  test('a host-read body over the limit gets 413', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } }, bodyLimit: 100 }, asBuffer)
+    // The host read it chunked (no Content-Length to refuse early).
+    const r = await raw(b.url, '/ai/openai/v1/x', { method: 'POST', body: Buffer.alloc(500, 'x'), headers: { 'x-host-reads': '1', 'transfer-encoding': 'chunked' } })
+    expect(r.status).toBe(413)
+    expect(h.up.requests).toHaveLength(0)
+  })
+})

@@ -1,0 +1,56 @@
+import { expect, test } from 'vitest'
+import { createBridge, MemoryKeyStore } from '../src/index.js'
+import { post, testKey } from './helpers/bridge.js'
+import { harness } from './helpers/harness.js'
+import { rateLimited } from './helpers/upstream.js'
+
+const h = harness()
+const K1 = testKey('lc1')
+const K2 = testKey('lc2')
+
+test('close() releases upstream connections and the store, once', async () => {
+  let storeClosed = 0
+  const store = new MemoryKeyStore()
+  const bridge = createBridge({
+    providers: { openai: { keys: [K1], baseURL: h.up.url } },
+    store: Object.assign(store, { close: () => void storeClosed++ }),
+  })
+  await bridge.close()
+  await bridge.close()
+  expect(storeClosed).toBe(1)
+})
+
+test('close() waits for a request in flight to finish', async () => {
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+  h.up.handle(async (_s, res) => {
+    await new Promise((r) => setTimeout(r, 100))
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"late":true}')
+  })
+  const pending = post(b.url, '/openai/v1/x', {})
+  await h.up.waitFor(1)
+  await b.bridge.close()
+  const r = await pending
+  expect(r.status).toBe(200)
+  expect(r.json()).toEqual({ late: true })
+})
+
+test('a restart (a new bridge with the default store) starts with every key valid', async () => {
+  const first = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
+  h.up.queue(rateLimited({ 'retry-after': '600' }))
+  await post(first.url, '/openai/v1/x', {})
+  expect(first.bridge.keyStates().openai![0]!.state).toBe('temporary')
+  const second = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
+  expect(second.bridge.keyStates().openai!.map((k) => k.state)).toEqual(['valid', 'valid'])
+  await post(second.url, '/openai/v1/x', {})
+  expect(h.up.requests.at(-1)!.key).toBe(K1)
+})
+
+test('two bridges sharing a store share key state', async () => {
+  const store = new MemoryKeyStore()
+  const a = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } }, store })
+  const c = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } }, store })
+  h.up.queue(rateLimited({ 'retry-after': '600' }))
+  await post(a.url, '/openai/v1/x', {})
+  await post(c.url, '/openai/v1/x', {})
+  expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K2])
+})

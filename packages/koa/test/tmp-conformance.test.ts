@@ -1,0 +1,441 @@
+/**
+ * The conformance suite: one list of scenarios, run against the plain Node handler and every adapter,
+ * each mounted under a prefix and at the root, with the host's own body parser in front. Adding a
+ * scenario here adds it to every mount.
+ */
+import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord } from '@aibridge/core'
+import { startSimulator, type Simulator } from '@aibridge/simulator'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { anthropicClient, openaiClient, rawRequest, readAll, readUntil } from '../../../test/clients.js'
+import { expressMount, express4Mount } from '../../../test/mounts/express.js'
+
+import { koaMount } from '../../../test/mounts/koa.js'
+import { nodeMount } from '../../../test/mounts/node.js'
+import type { Mount, Mounted } from '../../../test/mounts/types.js'
+
+const A1 = 'sk-ant-api03-CONFORMANCE-PRIMARY-aaaa1111'
+const A2 = 'sk-ant-api03-CONFORMANCE-SECOND-bbbb2222'
+const O1 = 'sk-proj-CONFORMANCE-PRIMARY-cccc3333'
+const O2 = 'sk-proj-CONFORMANCE-SECOND-dddd4444'
+const CLIENT_KEY = 'sk-ant-api03-CLIENT-OWN-KEY-eeee5555'
+const POOL_KEYS = [A1, A2, O1, O2]
+
+const mounts: Mount[] = [koaMount]
+
+interface Ctx {
+  sim: Simulator
+  bridge: Bridge
+  mounted: Mounted
+  records: InterceptionRecord[]
+  logs: string[]
+  /** `{mount}/{provider}{path}` */
+  url(provider: 'anthropic' | 'openai', path?: string): string
+  /** Replaces the bridge (and the mount) with one built from extra options. */
+  remount(extra: Partial<BridgeOptions>): Promise<void>
+  /** Resolves once `n` records have arrived (records are emitted when the response has ended). */
+  recorded(n: number): Promise<InterceptionRecord[]>
+}
+
+function messageBody(text: string, stream = false): string {
+  return JSON.stringify({ model: 'claude-sim-1', max_tokens: 64, stream, messages: [{ role: 'user', content: text }] })
+}
+
+const json = { 'content-type': 'application/json' }
+
+interface Scenario {
+  name: string
+  run(ctx: Ctx, mount: Mount): Promise<void>
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'serves a request with the primary key and records its hint',
+    async run(ctx) {
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...json, 'anthropic-version': '2023-06-01' }, body: messageBody('ping one') })
+      expect(res.status).toBe(200)
+      const body = (await res.json()) as { content: { text: string }[] }
+      expect(body.content[0]!.text).toContain('ping one')
+      expect(ctx.sim.requests).toHaveLength(1)
+      expect(ctx.sim.requests[0]!.key).toBe(A1)
+      expect(ctx.sim.requests[0]!.headers['anthropic-version']).toBe('2023-06-01')
+      const [record] = await ctx.recorded(1)
+      expect(record).toMatchObject({ provider: 'anthropic', method: 'POST', path: '/v1/messages', credentialKind: 'centralized', credentialHint: 'sk-a...1111', keysTried: ['sk-a...1111'], attempts: 1, status: 200, outcome: 'ok' })
+      expect(record!.upstreamRequestId).toMatch(/^req_sim_/)
+    },
+  },
+  {
+    name: 'fails over on 429, replays the body byte for byte, and cools the key for as long as the provider said',
+    async run(ctx) {
+      ctx.sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 30 })
+      const sent = messageBody('replay me: ünïcødé ✓ ' + 'x'.repeat(5000))
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: sent })
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+      const [first, second] = ctx.sim.requests
+      expect([first!.key, second!.key]).toEqual([A1, A2])
+      expect(first!.body.equals(Buffer.from(sent))).toBe(true)
+      expect(second!.body.equals(Buffer.from(sent))).toBe(true)
+      const [record] = await ctx.recorded(1)
+      expect(record).toMatchObject({ credentialHint: 'sk-a...2222', keysTried: ['sk-a...1111', 'sk-a...2222'], attempts: 2, status: 200, outcome: 'ok' })
+      const states = ctx.bridge.keyStates().anthropic!
+      expect(states[0]).toMatchObject({ hint: 'sk-a...1111', state: 'temporary', reason: 'rate_limited' })
+      const wait = states[0]!.until! - Date.now()
+      expect(wait).toBeGreaterThan(25_000)
+      expect(wait).toBeLessThanOrEqual(30_000)
+      expect(states[1]).toMatchObject({ state: 'valid' })
+    },
+  },
+  {
+    name: 'fails over on 401 and takes the key out for good',
+    async run(ctx) {
+      ctx.sim.fault(O1, { kind: 'unauthorized' })
+      const res = await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: JSON.stringify({ model: 'gpt-sim', messages: [{ role: 'user', content: 'auth?' }] }) })
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+      expect(ctx.sim.requests.map((r) => r.key)).toEqual([O1, O2])
+      expect(ctx.sim.requests[1]!.headers.authorization).toBe(`Bearer ${O2}`)
+      expect(ctx.bridge.keyStates().openai![0]).toMatchObject({ state: 'permanent', reason: 'auth_failed' })
+      // The next request goes straight to the second key.
+      const again = await fetch(ctx.url('openai', '/v1/models'))
+      expect(again.status).toBe(200)
+      await again.arrayBuffer()
+      expect(ctx.sim.requests.map((r) => r.key)).toEqual([O1, O2, O2])
+    },
+  },
+  {
+    name: 'answers 429 in the Anthropic shape with an honest Retry-After when every key is cooling',
+    async run(ctx) {
+      ctx.sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 7 })
+      ctx.sim.fault(A2, { kind: 'rate_limit', retry: 'retry-after-ms', seconds: 3 })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('exhaust') })
+      expect(res.status).toBe(429)
+      expect(res.headers.get('retry-after')).toBe('3')
+      const body = (await res.json()) as { type: string; error: { type: string; message: string } }
+      expect(body.type).toBe('error')
+      expect(body.error.type).toBe('rate_limit_error')
+      expect(body.error.message).toContain('all 2 configured keys are rate-limited (retry after 3s)')
+      const [record] = await ctx.recorded(1)
+      expect(record).toMatchObject({ outcome: 'exhausted', status: 429, attempts: 2 })
+    },
+  },
+  {
+    name: 'answers in the OpenAI shape when every key is out: 429 while cooling, 502 when all failed authentication',
+    async run(ctx) {
+      ctx.sim.fault(O1, { kind: 'rate_limit', retry: 'openai-reset', seconds: 5 })
+      ctx.sim.fault(O2, { kind: 'forbidden' })
+      const res = await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{"model":"gpt-sim","messages":[]}' })
+      expect(res.status).toBe(429)
+      expect(Number(res.headers.get('retry-after'))).toBe(5)
+      const body = (await res.json()) as { error: { type: string; message: string; code: string } }
+      expect(body.error.type).toBe('rate_limit_error')
+      expect(body.error.message).toMatch(/1 rate-limited, 1 failed authentication/)
+
+      await ctx.remount({})
+      ctx.sim.fault(O1, { kind: 'unauthorized' })
+      const res2 = await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{}' })
+      expect(res2.status).toBe(502)
+      expect(res2.headers.get('retry-after')).toBeNull()
+      const body2 = (await res2.json()) as { error: { message: string } }
+      expect(body2.error.message).toContain('all 2 configured keys failed authentication')
+    },
+  },
+  {
+    name: 'passes a 500 through untouched and marks nothing',
+    async run(ctx) {
+      ctx.sim.fault(A1, { kind: 'server_error', status: 500 })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('boom') })
+      expect(res.status).toBe(500)
+      const body = (await res.json()) as { error: { type: string } }
+      expect(body.error.type).toBe('api_error')
+      expect(ctx.sim.requests).toHaveLength(1)
+      expect(ctx.bridge.keyStates().anthropic!.every((k) => k.state === 'valid')).toBe(true)
+      const [record] = await ctx.recorded(1)
+      expect(record).toMatchObject({ outcome: 'upstream_error', status: 500 })
+    },
+  },
+  {
+    name: 'BYOK: one attempt with the client credential, its 429 returned as is, the pool untouched',
+    async run(ctx) {
+      ctx.sim.fault(CLIENT_KEY, { kind: 'rate_limit', retry: 'retry-after', seconds: 9 })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...json, 'x-api-key': CLIENT_KEY }, body: messageBody('mine') })
+      expect(res.status).toBe(429)
+      expect(res.headers.get('retry-after')).toBe('9')
+      await res.arrayBuffer()
+      expect(ctx.sim.requests.map((r) => r.key)).toEqual([CLIENT_KEY])
+      expect(ctx.bridge.keyStates().anthropic!.every((k) => k.state === 'valid')).toBe(true)
+      const [record] = await ctx.recorded(1)
+      expect(record).toMatchObject({ credentialKind: 'byok', credentialHint: null, keysTried: [], attempts: 1, status: 429 })
+    },
+  },
+  {
+    name: 'refuses a body over the limit with a provider-shaped 413 and no upstream call',
+    async run(ctx) {
+      await ctx.remount({ bodyLimit: 64 * 1024 })
+      const big = JSON.stringify({ model: 'gpt-sim', messages: [{ role: 'user', content: 'y'.repeat(100 * 1024) }] })
+      const res = await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: big })
+      expect(res.status).toBe(413)
+      const body = (await res.json()) as { error: { message: string; type: string } }
+      expect(body.error.message).toMatch(/limit/)
+      expect(ctx.sim.requests).toHaveLength(0)
+      // A body under the limit still goes through.
+      const ok = await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: JSON.stringify({ model: 'gpt-sim', messages: [{ role: 'user', content: 'small' }] }) })
+      expect(ok.status).toBe(200)
+      await ok.arrayBuffer()
+    },
+  },
+  {
+    name: 'refuses hostile paths with 400 and no upstream call',
+    async run(ctx) {
+      const prefix = new URL(ctx.mounted.baseURL).pathname.replace(/\/$/, '')
+      for (const hostile of ['/v1/../admin', '/v1/%2e%2e/admin', '/v1/%2E./x', '/v1%2fmessages', '/v1/..%2fx', '/v1\\..\\x', '//evil.example/v1']) {
+        const res = await rawRequest(ctx.mounted.baseURL, `${prefix}/anthropic${hostile}`)
+        expect(res.status, hostile).toBe(400)
+        expect(JSON.parse(res.body).error.type, hostile).toBe('invalid_request_error')
+      }
+      expect(ctx.sim.requests).toHaveLength(0)
+    },
+  },
+  {
+    name: 'passes the query string through verbatim',
+    async run(ctx) {
+      const res = await fetch(ctx.url('openai', '/v1/models?limit=2&after=a%20b&flag'))
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+      expect(ctx.sim.requests[0]!.path).toBe('/v1/models')
+      expect(ctx.sim.requests[0]!.query).toBe('limit=2&after=a%20b&flag')
+    },
+  },
+  {
+    name: 'lets paths that name no provider fall through to the host app',
+    async run(ctx, mount) {
+      const res = await fetch(`${ctx.mounted.baseURL}/_host/ping`)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ host: mount.name })
+      expect(ctx.sim.requests).toHaveLength(0)
+    },
+  },
+  {
+    name: 'streams SSE: the first event reaches the client while the provider is still sending',
+    async run(ctx) {
+      ctx.sim.fault(A1, { kind: 'stall', afterEvents: 1 })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('stream me', true) })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
+      expect(res.headers.get('cache-control')).toBe('no-cache, no-transform')
+      expect(res.headers.get('x-accel-buffering')).toBe('no')
+      expect(res.headers.get('content-encoding')).toBeNull()
+      const reader = res.body!.getReader()
+      const first = await readUntil(reader, 'message_start')
+      expect(first).not.toContain('message_stop')
+      expect(ctx.sim.requests[0]!.aborted).toBe(false)
+      ctx.sim.release()
+      const rest = await readAll(reader)
+      expect(first + rest).toContain('event: message_stop')
+      const [record] = await ctx.recorded(1)
+      expect(record!.outcome).toBe('ok')
+      expect(record!.firstByteMs).not.toBeNull()
+    },
+  },
+  {
+    name: "aborts the upstream request within a second of the client's disconnect",
+    async run(ctx) {
+      ctx.sim.fault(A1, { kind: 'stall', afterEvents: 1 })
+      const controller = new AbortController()
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('abort me', true), signal: controller.signal })
+      await readUntil(res.body!.getReader(), 'message_start')
+      const upstream = ctx.sim.requests[0]!
+      const t0 = Date.now()
+      controller.abort()
+      await ctx.sim.waitForAbort(upstream.id, 1000)
+      expect(Date.now() - t0).toBeLessThan(1000)
+      const [record] = await ctx.recorded(1)
+      expect(record!.outcome).toBe('client_aborted')
+      expect(ctx.sim.requests).toHaveLength(1)
+    },
+  },
+  {
+    name: 'never ends a stream cleanly when the provider dies mid-way',
+    async run(ctx) {
+      ctx.sim.fault(A1, { kind: 'die_mid_stream', afterEvents: 2 }, { times: 1 })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('die', true) })
+      const text = await readAll(res.body!.getReader())
+      expect(text).toContain('message_start')
+      expect(text).toContain('event: error')
+      expect(text).not.toContain('message_stop')
+      const [record] = await ctx.recorded(1)
+      expect(record!.outcome).toBe('truncated')
+
+      ctx.sim.fault(A1, { kind: 'die_mid_stream' }, { times: 1 })
+      const res2 = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('die plain') })
+      await expect(res2.arrayBuffer()).rejects.toThrow()
+      const records = await ctx.recorded(2)
+      expect(records[1]!.outcome).toBe('truncated')
+    },
+  },
+  {
+    name: 'serves concurrent requests across a failover without losing any',
+    async run(ctx) {
+      ctx.sim.fault(O1, { kind: 'rate_limit', retry: 'retry-after', seconds: 20 })
+      const results = await Promise.all(
+        Array.from({ length: 12 }, async (_, i) => {
+          const res = await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: JSON.stringify({ model: 'gpt-sim', messages: [{ role: 'user', content: `n${i}` }] }) })
+          const body = (await res.json()) as { choices: { message: { content: string } }[] }
+          return { status: res.status, text: body.choices[0]!.message.content }
+        }),
+      )
+      results.forEach((r, i) => {
+        expect(r.status).toBe(200)
+        expect(r.text).toContain(`n${i}`)
+      })
+      const records = await ctx.recorded(12)
+      expect(records.every((r) => r.credentialHint === 'sk-p...4444' && r.outcome === 'ok')).toBe(true)
+    },
+  },
+  {
+    name: 'no key appears in any response, whatever happened',
+    async run(ctx) {
+      const seen: string[] = []
+      const capture = async (res: Response): Promise<void> => {
+        seen.push(JSON.stringify([...res.headers]), await res.text().catch(() => ''))
+      }
+      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('a') }))
+      ctx.sim.fault(A1, { kind: 'unauthorized' })
+      ctx.sim.fault(A2, { kind: 'rate_limit', retry: 'anthropic-reset', seconds: 4 })
+      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('b') }))
+      ctx.sim.fault(O1, { kind: 'quota' })
+      await capture(await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{"model":"gpt-sim","messages":[]}' }))
+      ctx.sim.fault(O2, { kind: 'die_mid_stream', afterEvents: 1 })
+      await capture(await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{"model":"gpt-sim","stream":true,"messages":[]}' }))
+      const raw = await rawRequest(ctx.mounted.baseURL, `${new URL(ctx.mounted.baseURL).pathname.replace(/\/$/, '')}/openai/v1/%2e%2e/x`)
+      seen.push(JSON.stringify(raw))
+      expect(seen.join('\n')).toMatch(/rate-limited|credit|quota|failed authentication/)
+      for (const key of POOL_KEYS) {
+        expect(seen.join('\n')).not.toContain(key)
+        // Nor a long enough piece of one to be useful.
+        expect(seen.join('\n')).not.toContain(key.slice(8, 24))
+      }
+    },
+  },
+  {
+    name: 'the Anthropic SDK works through the mount, streaming and not, across a failover',
+    async run(ctx) {
+      ctx.sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 30 })
+      const client = anthropicClient(ctx.url('anthropic'))
+      const msg = await client.messages.create({ model: 'claude-sim-1', max_tokens: 32, messages: [{ role: 'user', content: 'sdk hello' }] })
+      expect(msg.content[0]).toMatchObject({ type: 'text' })
+      expect((msg.content[0] as { text: string }).text).toContain('sdk hello')
+      const stream = client.messages.stream({ model: 'claude-sim-1', max_tokens: 32, messages: [{ role: 'user', content: 'sdk stream' }] })
+      const deltas: string[] = []
+      stream.on('text', (t) => deltas.push(t))
+      const final = await stream.finalMessage()
+      expect(deltas.length).toBeGreaterThan(1)
+      expect(deltas.join('')).toContain('sdk stream')
+      expect(final.stop_reason).toBe('end_turn')
+      const records = await ctx.recorded(2)
+      expect(records.map((r) => r.credentialHint)).toEqual(['sk-a...2222', 'sk-a...2222'])
+    },
+  },
+  {
+    name: 'the OpenAI SDK works through the mount (chat and responses, streaming and not) across a failover',
+    async run(ctx) {
+      ctx.sim.fault(O1, { kind: 'unauthorized' })
+      const client = openaiClient(ctx.url('openai', '/v1'))
+      const chat = await client.chat.completions.create({ model: 'gpt-sim', messages: [{ role: 'user', content: 'chat hi' }] })
+      expect(chat.choices[0]!.message.content).toContain('chat hi')
+      const stream = await client.chat.completions.create({ model: 'gpt-sim', stream: true, messages: [{ role: 'user', content: 'chat stream' }] })
+      let text = ''
+      let chunks = 0
+      for await (const chunk of stream) {
+        chunks++
+        text += chunk.choices[0]?.delta?.content ?? ''
+      }
+      expect(chunks).toBeGreaterThan(1)
+      expect(text).toContain('chat stream')
+      const response = await client.responses.create({ model: 'gpt-sim', input: 'responses hi' })
+      expect(response.output_text).toContain('responses hi')
+      const rstream = await client.responses.create({ model: 'gpt-sim', input: 'responses stream', stream: true })
+      let rtext = ''
+      for await (const event of rstream) if (event.type === 'response.output_text.delta') rtext += event.delta
+      expect(rtext).toContain('responses stream')
+      expect(ctx.sim.requests.filter((r) => r.key === O1)).toHaveLength(1)
+    },
+  },
+  {
+    name: 'an SDK stream raises an error when the provider dies mid-way',
+    async run(ctx) {
+      ctx.sim.fault(O1, { kind: 'die_mid_stream', afterEvents: 2 })
+      const client = openaiClient(ctx.url('openai', '/v1'))
+      const stream = await client.chat.completions.create({ model: 'gpt-sim', stream: true, messages: [{ role: 'user', content: 'die' }] })
+      await expect(
+        (async () => {
+          for await (const _ of stream) void _
+        })(),
+      ).rejects.toThrow()
+    },
+  },
+]
+
+describe.each(mounts.flatMap((mount) => [
+  { mount, prefix: '/ai' as string | null, label: `${mount.name} under /ai` },
+  { mount, prefix: null as string | null, label: `${mount.name} at the root` },
+]))('$label', ({ mount, prefix }) => {
+  let sim: Simulator
+  const ctx = {} as Ctx
+
+  beforeAll(async () => {
+    sim = await startSimulator()
+  })
+  afterAll(async () => {
+    await sim.close()
+  })
+
+  beforeEach(async () => {
+    sim.reset()
+    ctx.sim = sim
+    ctx.records = []
+    ctx.logs = []
+    const make = async (extra: Partial<BridgeOptions>): Promise<void> => {
+      const logLine = (level: string) => (obj: object, msg?: string) => ctx.logs.push(JSON.stringify({ level, ...obj, msg }))
+      const options: BridgeOptions = {
+        providers: {
+          anthropic: { keys: [A1, A2], baseURL: sim.anthropicBaseURL },
+          openai: { keys: [O1, O2], baseURL: sim.openaiBaseURL },
+        },
+        logger: { debug: logLine('debug'), info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
+        onInterception: (r) => ctx.records.push(r),
+        ...extra,
+      }
+      ctx.bridge = createBridge(options)
+      ctx.mounted = await mount.start(ctx.bridge, { prefix, hostParser: true, bodyLimit: extra.bodyLimit ?? 32 * 1024 * 1024 })
+    }
+    ctx.remount = async (extra) => {
+      await ctx.mounted.close()
+      await ctx.bridge.close()
+      sim.reset()
+      ctx.records.length = 0
+      await make(extra)
+    }
+    ctx.url = (provider, path = '') => `${ctx.mounted.baseURL}/${provider}${path}`
+    ctx.recorded = async (n) => {
+      const deadline = Date.now() + 3000
+      while (ctx.records.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+      expect(ctx.records.length).toBeGreaterThanOrEqual(n)
+      return ctx.records
+    }
+    await make({})
+  })
+
+  afterEach(async () => {
+    sim.release()
+    await ctx.mounted.close()
+    await ctx.bridge.close()
+    // Whatever happened, no pool key may have reached a record or a log line.
+    const seen = JSON.stringify(ctx.records) + ctx.logs.join('\n')
+    for (const key of POOL_KEYS) expect(seen).not.toContain(key)
+    expect(seen).not.toContain(CLIENT_KEY)
+  })
+
+  for (const scenario of scenarios) {
+    it(scenario.name, () => scenario.run(ctx, mount))
+  }
+})

@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { expect, test } from 'vitest'
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+
+// The CLI runs from the build (`pnpm build`, which the workspace's `pnpm test` runs first).
+test.skipIf(!existsSync(cli))('the CLI starts the simulator, prints its base URLs and stops on SIGTERM', async () => {
+  const child = spawn(process.execPath, [cli, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  try {
+    let out = ''
+    child.stdout.setEncoding('utf8')
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk
+        if (out.includes('OpenAI SDK baseURL')) resolve()
+      })
+      child.once('exit', (code) => reject(new Error(`CLI exited with ${code}: ${out}`)))
+    })
+    const anthropic = /Anthropic SDK baseURL: (http:\/\/127\.0\.0\.1:\d+\/anthropic)\n/.exec(out)?.[1]
+    const openai = /OpenAI SDK baseURL: +(http:\/\/127\.0\.0\.1:\d+\/openai\/v1)\n/.exec(out)?.[1]
+    expect(anthropic).toBeDefined()
+    expect(openai).toBeDefined()
+    const res = await fetch(`${openai}/models`, { headers: { authorization: 'Bearer sk-test-cli' } })
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as { object: string }).object).toBe('list')
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  }
+})
