@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { pipeline, type Readable } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import { BodyTooLargeError, bodyFromHost, ClientGoneError, readBody, streamConsumed } from './body.js'
@@ -23,8 +23,9 @@ export interface DispatchOptions {
   /** The path below the mount point, starting with '/', query included. @default req.url */
   path?: string
   /**
-   * The body a host framework already read (raw buffer, string, or parsed object). Used only when
-   * the request stream was consumed; an untouched stream is always read instead.
+   * The body a host framework already read (raw buffer, string, or parsed object), used only when the
+   * request stream was consumed (an untouched stream is read instead); or a stream a host put in front
+   * of the request (a decoding hook), which the bridge reads within its limit.
    */
   body?: unknown
 }
@@ -245,6 +246,8 @@ export class Bridge {
       response = errorResponse(provider.config.dialect, 500, 'api_error', 'internal error in the gateway')
     }
     ex.record.status = ex.clientGone ? null : response.status
+    // aibridge's own answers go out whole, at once.
+    if (Buffer.isBuffer(response.body) && !ex.clientGone) ex.firstByte()
     return response
   }
 
@@ -267,9 +270,15 @@ export class Bridge {
     }
 
     let body: Buffer
-    const fromHost = options.body !== undefined && streamConsumed(req)
+    const given = options.body
+    const fromHost = given !== undefined && (given instanceof Readable || streamConsumed(req))
+    const limit = this.#options.bodyLimit
     try {
-      body = fromHost ? bodyFromHost(options.body, req.headers['content-type']) : await readBody(req, this.#options.bodyLimit)
+      if (!fromHost) body = await readBody(req, limit, Number(req.headers['content-length']))
+      else if (given instanceof Readable) body = await readBody(given, limit)
+      // A parser that saw an empty body still hands over a value (`{}` from express.json()).
+      else if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) body = EMPTY
+      else body = bodyFromHost(given, req.headers['content-type'])
     } catch (err) {
       if (err instanceof BodyTooLargeError) return this.#tooLarge(ex)
       if (err instanceof ClientGoneError) return this.#gone(ex)

@@ -38,6 +38,6 @@ export interface InterceptionRecord {
   /** Epoch ms when aibridge got the request. */
   startedAt: number
   durationMs: number
-  /** Ms from start until the first response body byte was sent to the client; null when none was. */
+  /** Ms from start until the first response body byte was sent to the client (an upstream chunk, or aibridge's own answer); null when none was. */
   firstByteMs: number | null
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
-import { gzipSync, gunzipSync } from 'node:zlib'
+import { createGunzip, gzipSync, gunzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
 import type { Bridge } from '../src/index.js'
 import { raw, testKey } from './helpers/bridge.js'
@@ -46,6 +46,19 @@ const asJson = adapter((b, req) => {
   return JSON.parse(bytes.toString('utf8'))
 })
 const asForm = adapter((b) => Object.fromEntries(new URLSearchParams(b.toString('utf8'))))
+// What `express.urlencoded({ extended: true })` hands over for `a[b]=1&a[c]=2&list=x&list=y&deep[0][k]=v`.
+const asNestedForm = adapter(() => ({ a: { b: '1', c: '2' }, list: ['x', 'y'], deep: [{ k: 'v' }] }))
+// What `express.json()` hands over for an empty body.
+const asEmptyJson = adapter(() => ({}))
+// A host hook that decodes the body and hands the decoded stream over, unread.
+const asDecodingStream = (bridge: Bridge) => async (req: IncomingMessage, res: ServerResponse) => {
+  const decoded = req.pipe(createGunzip())
+  const response = await bridge.dispatch(req, res, { path: (req.url ?? '/').slice(3), body: decoded })
+  if (!response) return void res.writeHead(404).end()
+  res.writeHead(response.status, response.headers)
+  if (Buffer.isBuffer(response.body)) res.end(response.body)
+  else pipeline(response.body, res, () => {})
+}
 
 describe('dispatch: explicit path and an already-read body', () => {
   test('the mount prefix is removed by the adapter; the rest routes as usual', async () => {
@@ -124,5 +137,32 @@ describe('dispatch: explicit path and an already-read body', () => {
     const r = await raw(b.url, '/ai/openai/v1/x', { method: 'POST', body: Buffer.alloc(500, 'x'), headers: { 'x-host-reads': '1', 'transfer-encoding': 'chunked' } })
     expect(r.status).toBe(413)
     expect(h.up.requests).toHaveLength(0)
+  })
+
+  test('a nested form is re-encoded with bracket keys, not as [object Object]', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asNestedForm)
+    await raw(b.url, '/ai/openai/v1/x', { method: 'POST', body: 'ignored', headers: { 'x-host-reads': '1', 'content-type': 'application/x-www-form-urlencoded' } })
+    expect(decodeURIComponent(h.up.requests[0]!.body.toString('utf8'))).toBe('a[b]=1&a[c]=2&list=x&list=y&deep[0][k]=v')
+  })
+
+  test('an empty body a JSON parser turned into {} goes upstream empty', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asEmptyJson)
+    await raw(b.url, '/ai/openai/v1/x', { method: 'POST', body: '', headers: { 'x-host-reads': '1', 'content-type': 'application/json', 'content-length': '0' } })
+    expect(h.up.requests[0]!.body.length).toBe(0)
+    expect(h.up.requests[0]!.headers['content-length']).toBe('0')
+  })
+
+  test('a stream the host put in front of the request is read whole, within the limit, and replayed', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } }, bodyLimit: 64 * 1024 }, asDecodingStream)
+    h.up.queue(rateLimited({ 'retry-after': '5' }))
+    const text = JSON.stringify({ input: 'decoded by the host hook' })
+    const r = await raw(b.url, '/ai/openai/v1/embeddings', { method: 'POST', body: gzipSync(text), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(r.status).toBe(200)
+    expect(h.up.requests.map((s) => s.body.toString('utf8'))).toEqual([text, text])
+    expect(h.up.requests[1]!.headers['content-encoding']).toBeUndefined()
+    // 10 KiB on the wire, 1 MiB decoded: refused by what the bridge read, not what was sent.
+    const big = await raw(b.url, '/ai/openai/v1/embeddings', { method: 'POST', body: gzipSync(Buffer.alloc(1024 * 1024, 0x20)), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(big.status).toBe(413)
+    expect(h.up.requests).toHaveLength(2)
   })
 })

@@ -81,7 +81,8 @@ describe('onInterception gets one record per request', () => {
     const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
     await raw(b.url, '/openai/v1/%2e%2e/x')
     const [record] = await b.waitForRecords(1)
-    expect(record).toMatchObject({ status: 400, outcome: 'rejected', attempts: 0, keysTried: [], credentialHint: null, firstByteMs: null, upstreamRequestId: null })
+    expect(record).toMatchObject({ status: 400, outcome: 'rejected', attempts: 0, keysTried: [], credentialHint: null, upstreamRequestId: null })
+    expect(record!.firstByteMs).toBeTypeOf('number')
   })
 
   test('no record for a path that names no provider', async () => {

@@ -1,7 +1,6 @@
 import { AibridgeOptionError, createBridge, isEventStream, type Bridge, type BridgeOptions } from '@aibridge/core'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { readWhole } from './read-whole.js'
 
 export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
 export type {
@@ -83,7 +82,7 @@ function sharedBridge(options: AibridgeFastifySharedOptions): Bridge {
 }
 
 /** The routes, in their own encapsulated context so the raw-body parsing stays under the prefix. */
-async function routes(scope: FastifyInstance, { bridge, limit }: { bridge: Bridge; limit: number }): Promise<void> {
+async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): Promise<void> {
   // The full prefix, outer contexts' included: the request URL starts with it.
   const mount = scope.prefix
 
@@ -91,10 +90,9 @@ async function routes(scope: FastifyInstance, { bridge, limit }: { bridge: Bridg
   // it on failover and answer an oversized one in the provider's error shape.
   scope.removeAllContentTypeParsers()
   scope.addContentTypeParser('*', (request, payload, done) => {
-    if (payload === request.raw) return done(null)
-    // A host preParsing hook put a transform in front of the body, and the raw stream may already be
-    // flowing into it: the bridge gets what the transform yields, read here the way Fastify would.
-    readWhole(payload, limit).then((body) => done(null, body), done)
+    // A host preParsing hook may have put a transform in front of the body: the bridge then reads
+    // what the transform yields, within its own limit.
+    done(null, payload === request.raw ? undefined : payload)
   })
 
   scope.all('/*', { config: ROUTE_CONFIG }, async (request: FastifyRequest, reply: FastifyReply) => {
@@ -128,7 +126,7 @@ const plugin: FastifyPluginAsync<AibridgeFastifyOptions> = async (fastify, optio
   }
   // A second registration keeps the first one's decorator; to reach its pool, create the bridge yourself.
   if (!fastify.hasDecorator('aibridge')) fastify.decorate('aibridge', bridge)
-  await fastify.register(routes, { prefix, bridge, limit })
+  await fastify.register(routes, { prefix, bridge })
 }
 
 /**

@@ -82,6 +82,9 @@ function send(ctx: Context, { status, headers, body }: BridgeResponse): void {
  * across several mounts.
  */
 export function aibridge(optionsOrBridge: BridgeOptions | Bridge, options: AibridgeKoaOptions = {}): AibridgeMiddleware {
+  if (typeof options !== 'object' || options === null) {
+    throw new AibridgeOptionError(`the second argument must be { prefix }, got ${JSON.stringify(options)}: use aibridge(options, { prefix: '/ai' })`)
+  }
   const prefix = mountPrefix(options.prefix)
   const bridge = isBridge(optionsOrBridge) ? optionsOrBridge : createBridge(optionsOrBridge)
   const middleware = async (ctx: Context, next: Next): Promise<void> => {

@@ -114,6 +114,8 @@ describe('the prefix', () => {
   it('is validated when the middleware is created, with a message naming it', () => {
     expect(() => aibridge(anthropicAt('http://127.0.0.1:9'), { prefix: 'ai' })).toThrow(AibridgeOptionError)
     expect(() => aibridge(anthropicAt('http://127.0.0.1:9'), { prefix: 'ai' })).toThrow(`prefix must be '' or a path starting with '/', got "ai"`)
+    // The Express habit of a path argument would otherwise mount at the root without a word.
+    expect(() => aibridge(anthropicAt('http://127.0.0.1:9'), '/ai' as never)).toThrow(`the second argument must be { prefix }, got "/ai"`)
   })
 })
 

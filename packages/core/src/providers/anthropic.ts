@@ -29,7 +29,7 @@ export const anthropic: ProviderDialect = {
   isQuotaExhausted(status, b) {
     if (status === 402) return true
     const { message } = errorMessageOf(b)
-    return (status === 400 || status === 403 || status === 429) && /credit balance/i.test(message ?? '')
+    return (status === 400 || status === 429) && /credit balance/i.test(message ?? '')
   },
   needsBody: (status) => status === 400 || status === 429,
 }

@@ -32,7 +32,7 @@ export const openai: ProviderDialect = {
   isQuotaExhausted(status, b) {
     if (status === 402) return true
     const { type, code } = errorMessageOf(b)
-    return (status === 429 || status === 400 || status === 403) && (QUOTA_CODES.has(code ?? '') || QUOTA_CODES.has(type ?? ''))
+    return status === 429 && (QUOTA_CODES.has(code ?? '') || QUOTA_CODES.has(type ?? ''))
   },
   needsBody: (status) => status === 429,
 }
