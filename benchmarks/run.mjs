@@ -3,6 +3,7 @@
 // Usage: pnpm bench   (or: node benchmarks/run.mjs --seconds 5 --connections 32)
 import http from 'node:http'
 import { parseArgs } from 'node:util'
+import { pipeline } from 'node:stream'
 import { Pool } from 'undici'
 import { createBridge } from '@aibridge/core'
 
@@ -48,6 +49,25 @@ function bridgeServer(keys) {
   return { bridge, server }
 }
 
+// The floor any proxy pays: buffer the body, one undici request, stream the answer back. No failover, no records.
+function bareProxy() {
+  const pool = new Pool(`http://127.0.0.1:${upPort}`)
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', async () => {
+      const headers = { ...req.headers, 'x-api-key': 'sk-bench-GOOD-key-000000001' }
+      delete headers.host
+      delete headers.connection
+      delete headers['content-length']
+      const up = await pool.request({ path: req.url.replace('/anthropic', ''), method: req.method, headers, body: Buffer.concat(chunks) })
+      res.writeHead(up.statusCode, up.headers)
+      pipeline(up.body, res, () => {})
+    })
+  })
+  return { server, bridge: pool }
+}
+
 async function load(port, path, headers = {}) {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1 })
   const body = JSON.stringify({ model: 'bench', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] })
@@ -87,6 +107,9 @@ async function sseThroughput(port, path) {
 
 const rows = []
 rows.push({ case: 'direct to upstream', ...(await load(upPort, '/v1/messages')) })
+const bare = bareProxy()
+const barePort = await listen(bare.server)
+rows.push({ case: 'bare undici proxy (floor)', ...(await load(barePort, '/anthropic/v1/messages')) })
 const plain = bridgeServer(['sk-bench-GOOD-key-000000001'])
 const plainPort = await listen(plain.server)
 rows.push({ case: 'through bridge', ...(await load(plainPort, '/anthropic/v1/messages')) })
@@ -99,7 +122,7 @@ console.table([
   { case: 'SSE direct', ...(await sseThroughput(upPort, '/v1/stream')) },
   { case: 'SSE through bridge', ...(await sseThroughput(plainPort, '/anthropic/v1/stream')) },
 ])
-for (const b of [plain, failing]) {
+for (const b of [bare, plain, failing]) {
   b.server.closeAllConnections()
   b.server.close()
   await b.bridge.close()

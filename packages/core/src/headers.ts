@@ -75,10 +75,14 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
   for (const name in upstream) {
     const value = upstream[name]
     if (value === undefined || RESPONSE_DROP.has(name) || named?.has(name)) continue
-    out[name] = value
+    // A field that can hold one value only (RFC 9110 section 5.3): a repeated one keeps the first,
+    // since frameworks (Koa) refuse an array there.
+    out[name] = Array.isArray(value) && SINGLETON.has(name) ? value[0] : value
   }
   return out
 }
+
+const SINGLETON = new Set(['content-type', 'content-length', 'content-encoding', 'location', 'retry-after'])
 
 export function isEventStream(contentType: string | string[] | undefined): boolean {
   const v = Array.isArray(contentType) ? contentType[0] : contentType

@@ -1,4 +1,4 @@
-import { createBridge, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { createBridge, isBridge, type Bridge, type BridgeOptions } from '@aibridge/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
@@ -28,11 +28,6 @@ export type AibridgeMiddleware = RequestHandler & { readonly bridge: Bridge }
 function hostBody(req: Request): unknown {
   const raw = (req as { rawBody?: unknown }).rawBody
   return Buffer.isBuffer(raw) || typeof raw === 'string' ? raw : req.body
-}
-
-// Not `instanceof`: an app that loads core as ESM and this adapter as CJS (or two core versions) has two Bridge classes.
-function isBridge(value: BridgeOptions | Bridge): value is Bridge {
-  return typeof (value as Bridge).handle === 'function'
 }
 
 /**

@@ -93,7 +93,7 @@ describe.each(flavours)('$name', ({ express }) => {
 
   it("passes an error to the app's error handler when nothing was sent yet", async () => {
     const app = express()
-    const failing = { handle: () => Promise.reject(new Error('store unavailable')) } as unknown as Parameters<typeof aibridge>[0]
+    const failing = { handle: () => Promise.reject(new Error('store unavailable')), dispatch: () => Promise.reject(new Error('store unavailable')) } as unknown as Parameters<typeof aibridge>[0]
     app.use('/ai', aibridge(failing))
     const onError: ErrorRequestHandler = (err: Error, _req, res, _next) => {
       res.status(503).send(`app error handler: ${err.message}`)

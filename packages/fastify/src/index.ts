@@ -1,4 +1,4 @@
-import { AibridgeOptionError, createBridge, isEventStream, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, isBridge, isEventStream, mountPrefix, type Bridge, type BridgeOptions } from '@aibridge/core'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -61,17 +61,9 @@ function fail(message: string): never {
   throw new AibridgeOptionError(message)
 }
 
-function mountPrefix(value: unknown): string {
-  if (value === undefined) return ''
-  if (typeof value !== 'string' || (value !== '' && value[0] !== '/')) {
-    fail(`prefix must be '' or a path starting with '/', got ${JSON.stringify(value)}`)
-  }
-  return value.replace(/\/+$/, '')
-}
-
 function sharedBridge(options: AibridgeFastifySharedOptions): Bridge {
   const { bridge } = options
-  if (typeof bridge !== 'object' || bridge === null || typeof (bridge as Partial<Bridge>).dispatch !== 'function') {
+  if (!isBridge(bridge)) {
     fail('bridge must be a Bridge made by createBridge() of @aibridge/core')
   }
   const extra = Object.keys(options).filter((k) => k !== 'bridge' && k !== 'prefix')

@@ -1,4 +1,4 @@
-import { AibridgeOptionError, createBridge, isEventStream, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, isBridge, isEventStream, mountPrefix, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
 import type { Context, Middleware, Next } from 'koa'
 
 export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
@@ -29,19 +29,6 @@ export interface AibridgeKoaOptions {
 
 /** Koa middleware serving a bridge; `.bridge` is the bridge behind it (for `keyStates()`, `resetKey()`, `close()`). */
 export type AibridgeMiddleware = Middleware & { readonly bridge: Bridge }
-
-function mountPrefix(value: unknown): string {
-  if (value === undefined) return ''
-  if (typeof value !== 'string' || (value !== '' && value[0] !== '/')) {
-    throw new AibridgeOptionError(`prefix must be '' or a path starting with '/', got ${JSON.stringify(value)}`)
-  }
-  return value.replace(/\/+$/, '')
-}
-
-// Not `instanceof`: an app that loads core as ESM and this adapter as CJS (or two core versions) has two Bridge classes.
-function isBridge(value: BridgeOptions | Bridge): value is Bridge {
-  return typeof (value as Bridge).dispatch === 'function'
-}
 
 /** The path below `prefix`, query included, or undefined when the URL is not under it. */
 function below(url: string, prefix: string): string | undefined {

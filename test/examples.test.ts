@@ -1,0 +1,169 @@
+// The examples and the demo, as a user runs them: no provider keys in the environment, so each
+// example starts the simulator; the demo runs as its own process (`node examples/demo/demo.mjs`).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { anthropicClient, openaiClient } from './clients.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const KEY_VARS = ['ANTHROPIC_API_KEYS', 'OPENAI_API_KEYS'] as const
+
+interface LoggedRecord {
+  provider: string
+  status: number | null
+  outcome: string
+  credentialHint: string | null
+}
+
+interface StartedExample {
+  url: string
+  simulator: { url: string } | null
+  close(): Promise<void>
+}
+
+type Start = (options: { port: number; onRecord?: (r: LoggedRecord) => void }) => Promise<StartedExample>
+
+// A computed specifier: the examples are plain .mjs without type declarations.
+async function load<T>(file: string): Promise<T> {
+  return (await import(pathToFileURL(`${root}/${file}`).href)) as T
+}
+
+/** The environment of a child process: this one's, minus any provider key. */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra }
+  for (const name of KEY_VARS) delete env[name]
+  return env
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')))
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')))
+  return Object.assign(child, { output: () => output })
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+}
+
+async function waitForOutput(child: ReturnType<typeof run>, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const m = child.output().match(pattern)
+    if (m) return m
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${pattern} in output:\n${child.output()}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+const saved: Partial<Record<(typeof KEY_VARS)[number], string>> = {}
+beforeAll(() => {
+  for (const name of KEY_VARS) {
+    saved[name] = process.env[name]
+    delete process.env[name]
+  }
+})
+afterAll(() => {
+  for (const name of KEY_VARS) if (saved[name] !== undefined) process.env[name] = saved[name]
+})
+
+describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
+  it('starts the simulator without keys and serves both SDKs through /ai', async () => {
+    const { start } = await load<{ start: Start }>(`examples/${name}/server.mjs`)
+    const records: LoggedRecord[] = []
+    const app = await start({ port: 0, onRecord: (r) => records.push(r) })
+    try {
+      expect(app.simulator).not.toBeNull()
+
+      const message = await anthropicClient(`${app.url}/ai/anthropic`).messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'hello anthropic' }],
+      })
+      expect(message.content[0]).toMatchObject({ type: 'text', text: 'Simulated reply to: hello anthropic' })
+
+      const stream = await openaiClient(`${app.url}/ai/openai/v1`).chat.completions.create({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'hello openai' }],
+      })
+      let text = ''
+      let chunks = 0
+      for await (const chunk of stream) {
+        chunks++
+        text += chunk.choices[0]?.delta?.content ?? ''
+      }
+      expect(text).toBe('Simulated reply to: hello openai')
+      expect(chunks).toBeGreaterThan(2)
+
+      // Served from the pool (the SDKs sent no key), by each provider's primary key.
+      await expect.poll(() => records.length).toBe(2)
+      expect(records.map((r) => [r.provider, r.status, r.outcome, r.credentialHint])).toEqual([
+        ['anthropic', 200, 'ok', 'sk-a...0001'],
+        ['openai', 200, 'ok', 'sk-p...0001'],
+      ])
+
+      // The app's own route still answers, and shows hints only.
+      const health = await fetch(`${app.url}/health`)
+      expect(health.status).toBe(200)
+      const body = (await health.json()) as { keys: { anthropic: { hint: string }[]; openai: unknown[] } }
+      expect(body.keys.anthropic.map((k) => k.hint)).toEqual(['sk-a...0001', 'sk-a...0002'])
+      expect(JSON.stringify(body)).not.toContain('simulated-key')
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('run directly: says it uses the simulator, prints the SDK base URLs and logs one line per request', async () => {
+    const child = run([`examples/${name}/server.mjs`], childEnv({ PORT: '0' }))
+    try {
+      await waitForOutput(child, /using the local SIMULATOR/)
+      const [, url] = await waitForOutput(child, /Anthropic SDK baseURL: (http:\/\/127\.0\.0\.1:\d+)\/ai\/anthropic/)
+      expect(child.output()).toContain(`OpenAI SDK baseURL:    ${url}/ai/openai/v1`)
+      expect(child.output()).toMatch(/curl /)
+
+      const message = await anthropicClient(`${url}/ai/anthropic`).messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      expect(message.content[0]).toMatchObject({ text: 'Simulated reply to: hi' })
+      await waitForOutput(child, /anthropic POST \/v1\/messages status=200 outcome=ok served_by=sk-a\.\.\.0001/)
+      expect(child.output()).not.toContain('simulated-key')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    expect(await exited(child)).toBe(0)
+  })
+})
+
+describe('examples/demo', () => {
+  it('runs to the end with no failed request, shows failovers and key states, and prints no key', async () => {
+    const { DEMO_KEYS } = await load<{ DEMO_KEYS: { [provider: string]: string[] } }>('examples/demo/demo.mjs')
+    const child = run(['examples/demo/demo.mjs'], childEnv())
+    const code = await exited(child)
+    const output = child.output()
+    expect(code, output).toBe(0)
+
+    expect(output).toMatch(/failover: sk-a\.\.\.0001 ✗ 429 → sk-a\.\.\.0002 ✓/)
+    expect(output).toMatch(/failover: sk-a\.\.\.0002 ✗ 401 → sk-a\.\.\.0003 ✓/)
+    expect(output).toMatch(/failover: sk-p\.\.\.0001 ✗ 429 → sk-p\.\.\.0002 ✓/)
+    expect(output).toMatch(/sk-a\.\.\.0001 +temporary +429 rate limited +back in \d/)
+    expect(output).toMatch(/sk-a\.\.\.0002 +permanent +401 auth failed/)
+    expect(output).toMatch(/sk-a\.\.\.0001 +valid +back in rotation/)
+    expect(output).toMatch(/EXPECTED: no usable key left; the SDK got RateLimitError, Retry-After: \d+/)
+    expect(output).toMatch(/summary: \d+ requests, \d+ served \(3 after a failover\), 0 failed, 1 refused as expected/)
+    // Piped output carries no color codes.
+    expect(output).not.toContain('\x1b[')
+
+    const keys = Object.values(DEMO_KEYS).flat()
+    expect(keys).toHaveLength(5)
+    for (const key of keys) {
+      expect(output).not.toContain(key)
+      // Nor any part of a key beyond its hint (first and last 4 characters).
+      expect(output).not.toContain(key.slice(4, -4))
+    }
+  }, 60_000)
+})
