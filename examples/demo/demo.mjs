@@ -162,7 +162,6 @@ async function main() {
     const states = Object.fromEntries(bridge.keyStates()[provider].map((k) => [k.hint, k]))
     const last = record.keysTried.at(-1)
     const served = !error && record.outcome === 'ok'
-    // Every key tried but the one that served failed; its status is the one that took it out.
     const trail = record.keysTried
       .map((hint) => {
         if (hint === last && served) return green(`${hint} ✓`)
@@ -179,7 +178,7 @@ async function main() {
       const note = reply.note ? ` (${reply.note})` : ''
       out(`${head}${green(record.status)} by ${green(pad(record.credentialHint, 12))} ${dim(`"${reply.text}"${note}  ${ms} ms`)}`)
       if (failedOver) out(`       ${yellow('↳ failover:')} ${trail}`)
-    } else if (error && expect === 'exhausted' && error.status === 429) {
+    } else if (error && expect === 'exhausted' && error.status === 429 && record.outcome === 'exhausted') {
       stats.expected++
       const retryAfter = error.headers?.get?.('retry-after')
       out(`${head}${yellow(error.status)} ${yellow(`EXPECTED: no usable key left; the SDK got ${error.constructor.name}, Retry-After: ${retryAfter}`)}`)

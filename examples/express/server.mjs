@@ -106,6 +106,8 @@ export function banner(name, { url, bridge, simulator }) {
       `  No ANTHROPIC_API_KEYS or OPENAI_API_KEYS set: using the local SIMULATOR at ${simulator.url}`,
       '  (simulated providers and fake keys; no real provider is called). Set the variables to use real keys.',
     )
+  } else {
+    lines.push('  Keys from ANTHROPIC_API_KEYS / OPENAI_API_KEYS: requests go to the real providers.')
   }
   // Hints (maskKey: 'sk-a...0001'), never keys.
   const states = bridge.keyStates()

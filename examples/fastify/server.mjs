@@ -67,7 +67,7 @@ export async function start({ port = 0, host = '127.0.0.1', providers, onRecord,
     app.get('/health', async () => ({ ok: true, keys: app.aibridge.keyStates() }))
     await app.listen({ port, host })
   } catch (err) {
-    await app.close() // also closes the bridge, when the plugin created it
+    await app.close().catch(() => {}) // also closes the bridge the plugin created
     await upstream.simulator?.close()
     throw err
   }
@@ -92,6 +92,8 @@ export function banner(name, { url, bridge, simulator }) {
       `  No ANTHROPIC_API_KEYS or OPENAI_API_KEYS set: using the local SIMULATOR at ${simulator.url}`,
       '  (simulated providers and fake keys; no real provider is called). Set the variables to use real keys.',
     )
+  } else {
+    lines.push('  Keys from ANTHROPIC_API_KEYS / OPENAI_API_KEYS: requests go to the real providers.')
   }
   // Hints (maskKey: 'sk-a...0001'), never keys.
   const states = bridge.keyStates()
