@@ -1,52 +1,46 @@
-// Measures the bridge's overhead on loopback: direct-to-upstream vs through `bridge.handle`, a failover on
-// every request, and SSE throughput. Bounded in time; prints numbers, asserts nothing.
+// Measures the bridge's overhead on loopback. The proxies under test run on the main thread; the fake
+// provider and the load generator run on a worker thread, so each side has a core of its own (2 cores).
+// Cases: direct to the provider, a bare undici proxy (the floor any proxy pays), the bridge, the bridge
+// failing over on every request, and SSE throughput. Bounded in time; prints numbers, asserts nothing.
 // Usage: pnpm bench   (or: node benchmarks/run.mjs --seconds 5 --connections 32)
 import http from 'node:http'
-import { parseArgs } from 'node:util'
 import { pipeline } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { Worker } from 'node:worker_threads'
 import { Pool } from 'undici'
 import { createBridge } from '@aibridge/core'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '32' } } })
 const SECONDS = Number(values.seconds)
 const CONNECTIONS = Number(values.connections)
-const REPLY = JSON.stringify({ id: 'msg_bench', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'x'.repeat(512) }] })
-const SSE_EVENT = `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', delta: { type: 'text_delta', text: 'y'.repeat(200) } })}\n\n`
-const SSE_EVENTS = 5000
+const GOOD = 'sk-bench-GOOD-key-000000001'
+const LIMITED = 'sk-bench-RATE-LIMITED-key-0001'
+
+const worker = new Worker(new URL('./load.mjs', import.meta.url), { workerData: { seconds: SECONDS, connections: CONNECTIONS, limited: LIMITED } })
+let nextId = 0
+const pending = new Map()
+worker.on('message', (m) => {
+  pending.get(m.id)?.(m.result)
+  pending.delete(m.id)
+})
+function ask(command) {
+  const id = nextId++
+  return new Promise((resolve) => {
+    pending.set(id, resolve)
+    worker.postMessage({ id, ...command })
+  })
+}
 
 function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)))
 }
 
-const upstream = http.createServer((req, res) => {
-  req.resume()
-  req.on('end', () => {
-    if (req.headers['x-api-key'] === 'sk-bench-RATE-LIMITED-key-0001') {
-      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' })
-      return res.end('{"type":"error","error":{"type":"rate_limit_error","message":"bench"}}')
-    }
-    if (req.url.startsWith('/v1/stream')) {
-      res.writeHead(200, { 'content-type': 'text/event-stream' })
-      let i = 0
-      const write = () => {
-        while (i < SSE_EVENTS) {
-          i++
-          if (!res.write(SSE_EVENT)) return res.once('drain', write)
-        }
-        res.end()
-      }
-      return write()
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(REPLY) })
-    res.end(REPLY)
-  })
-})
-const upPort = await listen(upstream)
+const upPort = await ask({ cmd: 'upstream' })
 
 function bridgeServer(keys) {
   const bridge = createBridge({ providers: { anthropic: { keys, baseURL: `http://127.0.0.1:${upPort}` } } })
   const server = http.createServer((req, res) => bridge.handle(req, res))
-  return { bridge, server }
+  return { server, close: () => bridge.close() }
 }
 
 // The floor any proxy pays: buffer the body, one undici request, stream the answer back. No failover, no records.
@@ -56,7 +50,7 @@ function bareProxy() {
     const chunks = []
     req.on('data', (c) => chunks.push(c))
     req.on('end', async () => {
-      const headers = { ...req.headers, 'x-api-key': 'sk-bench-GOOD-key-000000001' }
+      const headers = { ...req.headers, 'x-api-key': GOOD }
       delete headers.host
       delete headers.connection
       delete headers['content-length']
@@ -65,67 +59,27 @@ function bareProxy() {
       pipeline(up.body, res, () => {})
     })
   })
-  return { server, bridge: pool }
+  return { server, close: () => pool.close() }
 }
 
-async function load(port, path, headers = {}) {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1 })
-  const body = JSON.stringify({ model: 'bench', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] })
-  const latencies = []
-  let errors = 0
-  const end = Date.now() + SECONDS * 1000
-  const worker = async () => {
-    while (Date.now() < end) {
-      const t0 = process.hrtime.bigint()
-      try {
-        const res = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
-        await res.body.dump()
-        if (res.statusCode !== 200) errors++
-      } catch {
-        errors++
-      }
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6)
-    }
-  }
-  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
-  await pool.close()
-  latencies.sort((a, b) => a - b)
-  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(2)
-  return { rps: Math.round(latencies.length / SECONDS), p50: q(0.5), p99: q(0.99), errors }
+const subjects = [
+  ['bare undici proxy (floor)', bareProxy()],
+  ['through bridge', bridgeServer([GOOD])],
+  ['through bridge, failover every request', bridgeServer([LIMITED, GOOD])],
+]
+const rows = [{ case: 'direct to provider', ...(await ask({ cmd: 'load', port: upPort, path: '/v1/messages' })) }]
+const sse = [{ case: 'SSE direct', ...(await ask({ cmd: 'sse', port: upPort, path: '/v1/stream' })) }]
+for (const [name, s] of subjects) {
+  const port = await listen(s.server)
+  rows.push({ case: name, ...(await ask({ cmd: 'load', port, path: '/anthropic/v1/messages' })) })
+  if (name === 'through bridge') sse.push({ case: 'SSE through bridge', ...(await ask({ cmd: 'sse', port, path: '/anthropic/v1/stream' })) })
 }
-
-async function sseThroughput(port, path) {
-  const pool = new Pool(`http://127.0.0.1:${port}`)
-  const t0 = process.hrtime.bigint()
-  const res = await pool.request({ path, method: 'POST', body: '{}' })
-  let bytes = 0
-  for await (const chunk of res.body) bytes += chunk.length
-  const s = Number(process.hrtime.bigint() - t0) / 1e9
-  await pool.close()
-  return { MBps: (bytes / s / 1e6).toFixed(1), bytes }
-}
-
-const rows = []
-rows.push({ case: 'direct to upstream', ...(await load(upPort, '/v1/messages')) })
-const bare = bareProxy()
-const barePort = await listen(bare.server)
-rows.push({ case: 'bare undici proxy (floor)', ...(await load(barePort, '/anthropic/v1/messages')) })
-const plain = bridgeServer(['sk-bench-GOOD-key-000000001'])
-const plainPort = await listen(plain.server)
-rows.push({ case: 'through bridge', ...(await load(plainPort, '/anthropic/v1/messages')) })
-const failing = bridgeServer(['sk-bench-RATE-LIMITED-key-0001', 'sk-bench-GOOD-key-000000001'])
-const failPort = await listen(failing.server)
-rows.push({ case: 'through bridge, failover every request', ...(await load(failPort, '/anthropic/v1/messages')) })
 console.log(`aibridge benchmark: ${SECONDS}s per case, ${CONNECTIONS} connections, node ${process.version}`)
 console.table(rows)
-console.table([
-  { case: 'SSE direct', ...(await sseThroughput(upPort, '/v1/stream')) },
-  { case: 'SSE through bridge', ...(await sseThroughput(plainPort, '/anthropic/v1/stream')) },
-])
-for (const b of [bare, plain, failing]) {
-  b.server.closeAllConnections()
-  b.server.close()
-  await b.bridge.close()
+console.table(sse)
+for (const [, s] of subjects) {
+  s.server.closeAllConnections()
+  s.server.close()
+  await s.close()
 }
-upstream.closeAllConnections()
-upstream.close()
+await worker.terminate()
