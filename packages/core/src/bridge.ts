@@ -214,14 +214,20 @@ export class Bridge {
       res.writeHead(404, { 'content-type': 'application/json', 'content-length': body.length }).end(body)
       return
     }
-    if (res.destroyed) return
+    const { body } = response
+    if (res.destroyed || res.headersSent) {
+      // Gone, or a host wrote first: nothing can be sent, and the upstream must not be left open.
+      if (!Buffer.isBuffer(body)) body.destroy()
+      if (res.headersSent && !res.writableEnded) res.destroy()
+      return
+    }
     res.writeHead(response.status, response.headers)
-    if (Buffer.isBuffer(response.body)) {
-      res.end(response.body)
+    if (Buffer.isBuffer(body)) {
+      res.end(body)
       return
     }
     // On a truncated non-SSE body the relay errors and pipeline destroys `res`: the client sees a reset, not a clean end.
-    pipeline(response.body, res, () => {})
+    pipeline(body, res, () => {})
   }
 
   /**
