@@ -47,7 +47,9 @@ interface Provider {
 /** Per-request bookkeeping that ends up in the record. */
 class Exchange {
   readonly record: InterceptionRecord
+  /** Aborts the upstream request: the client left, or the provider sent no headers in time. */
   readonly controller = new AbortController()
+  #gone = false
   #explicit: Outcome | undefined
   #emitted = false
 
@@ -76,7 +78,13 @@ class Exchange {
   }
 
   get clientGone(): boolean {
-    return this.controller.signal.aborted
+    return this.#gone
+  }
+
+  /** The client closed the connection before the response ended: stop everything upstream. */
+  leave(): void {
+    this.#gone = true
+    this.controller.abort()
   }
 
   /** An outcome fixed by aibridge itself; otherwise it is derived when the response ends. */
@@ -196,7 +204,9 @@ export class Bridge {
         })
         this.#upstreams.set(config.origin, upstream)
       }
-      const pool = new KeyPool(config.name, config.keys, config.keyOrder, cooldowns, this.#store)
+      const pool = new KeyPool(config.name, config.keys, config.keyOrder, cooldowns, this.#store, (op, err) =>
+        this.#logger.error({ provider: config.name, op, err: describe(err) }, 'aibridge: key store failed; serving from local state'),
+      )
       this.#providers.set(config.name, { config, pool, upstream })
     }
   }
@@ -240,7 +250,7 @@ export class Bridge {
     if (!target || !provider) return undefined
     const ex = new Exchange(provider, req, res, target)
     res.once('close', () => {
-      if (!res.writableFinished) ex.controller.abort()
+      if (!res.writableFinished) ex.leave()
       this.#emit(ex)
     })
     let response: BridgeResponse
@@ -249,7 +259,7 @@ export class Bridge {
     } catch (err) {
       this.#logger.error({ provider: provider.config.name, err: describe(err) }, 'aibridge: internal error')
       ex.settle('transport_error')
-      response = errorResponse(provider.config.dialect, 500, 'api_error', 'internal error in the gateway')
+      response = errorResponse(provider.config.dialect, 500, 'internal', 'internal error in the gateway')
     }
     ex.record.status = ex.clientGone ? null : response.status
     // aibridge's own answers go out whole, at once.
@@ -315,6 +325,12 @@ export class Bridge {
       ex.record.attempts++
 
       let up: Dispatcher.ResponseData
+      // undici's own timers are coarse (about a second); this one keeps `timeouts.headersMs` exact.
+      let headersLate = false
+      const timer = setTimeout(() => {
+        headersLate = true
+        ex.controller.abort()
+      }, this.#options.timeouts.headersMs)
       try {
         up = await ex.provider.upstream.request({
           path,
@@ -324,7 +340,9 @@ export class Bridge {
           signal: ex.controller.signal,
         })
       } catch (err) {
-        return this.#transportFailure(ex, err)
+        return this.#transportFailure(ex, headersLate ? new undiciErrors.HeadersTimeoutError() : err)
+      } finally {
+        clearTimeout(timer)
       }
       ex.record.upstreamRequestId = firstHeader(up.headers, dialect.requestIdHeaders)
       if (ex.clientGone) {
@@ -413,6 +431,7 @@ export class Bridge {
     const encoded = up.headers['content-encoding'] !== undefined && up.headers['content-encoding'] !== 'identity'
     const body = new UpstreamRelay(up.body, {
       prefix,
+      idleMs: this.#options.timeouts.bodyIdleMs,
       sseErrorEvent: sse && !encoded ? () => dialect.sseErrorEvent('aibridge: the provider stream ended unexpectedly') : undefined,
       onFirstChunk: () => ex.firstByte(),
       clientGone: () => ex.clientGone,

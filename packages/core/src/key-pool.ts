@@ -29,6 +29,8 @@ export interface CooldownOptions {
   quotaMs: number
   /** How long a key that failed authentication stays out; `Infinity` means until `resetKey` or a restart. */
   authRecheckMs: number
+  /** The longest temporary cooldown, whatever a provider's headers say. */
+  maxMs: number
 }
 
 /** How a request ended up with no key, for the exhaustion error. */
@@ -55,12 +57,29 @@ export class KeyPool {
     readonly order: KeyOrder,
     readonly cooldown: CooldownOptions,
     readonly store: KeyStateStore,
+    readonly onStoreError: (op: 'get' | 'mark' | 'clear', err: unknown) => void = () => {},
   ) {
     this.keys = secrets.map((secret) => ({ id: fingerprint(secret), hint: maskKey(secret), secret }))
   }
 
+  // A custom (shared, networked) store may throw or return a rejected promise although its methods
+  // are synchronous by contract: a store outage must cost key state, never a request or the process.
+  #safely<T>(op: 'get' | 'mark' | 'clear', run: () => T): T | undefined {
+    try {
+      const result = run()
+      if (result && typeof (result as unknown as Promise<unknown>).then === 'function') {
+        ;(result as unknown as Promise<unknown>).then(undefined, (err: unknown) => this.onStoreError(op, err))
+        return undefined
+      }
+      return result
+    } catch (err) {
+      this.onStoreError(op, err)
+      return undefined
+    }
+  }
+
   #activeMark(key: PoolKey, now: number): KeyMark | undefined {
-    const mark = this.store.get(this.provider, key.id)
+    const mark = this.#safely('get', () => this.store.get(this.provider, key.id))
     return mark && mark.until > now ? mark : undefined
   }
 
@@ -93,7 +112,7 @@ export class KeyPool {
     const permanent = reason === 'auth_failed'
     const ms = permanent
       ? this.cooldown.authRecheckMs
-      : (cooldownMs ?? (reason === 'quota_exhausted' ? this.cooldown.quotaMs : this.cooldown.rateLimitMs))
+      : Math.min(this.cooldown.maxMs, cooldownMs ?? (reason === 'quota_exhausted' ? this.cooldown.quotaMs : this.cooldown.rateLimitMs))
     const mark: KeyMark = {
       state: permanent ? 'permanent' : 'temporary',
       reason,
@@ -101,7 +120,7 @@ export class KeyPool {
       at: now,
       status,
     }
-    this.store.mark(this.provider, key.id, mark)
+    this.#safely('mark', () => this.store.mark(this.provider, key.id, mark))
     return mark
   }
 
@@ -111,7 +130,7 @@ export class KeyPool {
   }
 
   reset(key: PoolKey): void {
-    this.store.clear(this.provider, key.id)
+    this.#safely('clear', () => this.store.clear(this.provider, key.id))
   }
 
   states(now = Date.now()): KeyState[] {

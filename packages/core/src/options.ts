@@ -43,6 +43,8 @@ export interface CooldownDefaults {
   quotaMs?: number
   /** When a key that failed authentication (401/403) is tried again. @default Infinity (until resetKey or restart) */
   authRecheckMs?: number
+  /** The longest temporary cooldown, so one bogus reset header cannot take a key out for good. @default 86_400_000 (24 h) */
+  maxMs?: number
 }
 
 export interface BridgeOptions {
@@ -191,6 +193,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
       rateLimitMs: positive(c.rateLimitMs, 'cooldowns.rateLimitMs', 60_000),
       quotaMs: positive(c.quotaMs, 'cooldowns.quotaMs', 3_600_000),
       authRecheckMs: positive(c.authRecheckMs, 'cooldowns.authRecheckMs', Infinity, true),
+      maxMs: positive(c.maxMs, 'cooldowns.maxMs', 86_400_000),
     },
   }
 }

@@ -23,16 +23,17 @@ export function splitTarget(url: string): Target | undefined {
   return { provider, rest: slash === -1 ? '' : pathname.slice(slash), query }
 }
 
-// Encoded dot, slash, backslash, NUL or percent: a decoding upstream (or a proxy in between)
-// would turn them into traversal. Control characters, spaces and backslashes are never valid here.
-const ENCODED_TRAVERSAL = /%(?:2e|2f|5c|00|25)/i
+// Encoded dot, slash, backslash, percent or control character: a decoding upstream (or a proxy in
+// between) would turn them into traversal or header injection. Raw control characters, spaces and
+// backslashes are never valid here.
+const ENCODED_TRAVERSAL = /%(?:2e|2f|5c|25|[01][0-9a-f]|7f)/i
 const FORBIDDEN_CHARS = /[\x00-\x20\x7f\\#]/
 
 /** Why a path may not go upstream, or undefined when it may. */
 export function hostilePath(target: Target): string | undefined {
   const { rest, query } = target
   if (FORBIDDEN_CHARS.test(rest)) return 'the path contains a forbidden character'
-  if (ENCODED_TRAVERSAL.test(rest)) return 'the path contains an encoded dot, slash, backslash or percent sign'
+  if (ENCODED_TRAVERSAL.test(rest)) return 'the path contains an encoded dot, slash, backslash, percent sign or control character'
   if (rest !== '') {
     const segments = rest.split('/')
     // segments[0] is the empty string before the leading slash; a trailing slash is allowed.

@@ -1,8 +1,11 @@
 import { Readable } from 'node:stream'
+import { errors as undiciErrors } from 'undici'
 
 export interface RelayOptions {
   /** Bytes already read from the source (while classifying an error), sent first. */
   prefix?: Buffer
+  /** The longest silence from the source while the client is keeping up; longer counts as a death. */
+  idleMs: number
   /** For an SSE response: the event to send when the source dies mid-way; undefined destroys instead. */
   sseErrorEvent?: () => string
   onFirstChunk(): void
@@ -27,6 +30,8 @@ export class UpstreamRelay extends Readable {
   #started = false
   // The last two bytes sent, to know whether the stream stands at an SSE event boundary.
   #tail = [LF, LF]
+  // Runs only while the source flows: a slow client pausing it is backpressure, not a stalled provider.
+  #idle: NodeJS.Timeout | undefined
 
   constructor(source: Readable, options: RelayOptions) {
     super()
@@ -39,10 +44,35 @@ export class UpstreamRelay extends Readable {
       return
     }
     source.on('data', (chunk: Buffer) => {
-      if (!this.#pass(chunk)) source.pause()
+      if (this.#pass(chunk)) this.#armIdle()
+      else {
+        this.#disarmIdle()
+        source.pause()
+      }
     })
-    source.once('end', () => this.push(null))
-    source.once('error', (err: Error) => this.#sourceFailed(err))
+    source.once('end', () => {
+      this.#disarmIdle()
+      this.push(null)
+    })
+    source.once('error', (err: Error) => {
+      this.#disarmIdle()
+      this.#sourceFailed(err)
+    })
+    // A source left paused (by the error-body read) starts with the client's first read instead.
+    if (!source.isPaused()) this.#armIdle()
+  }
+
+  #armIdle(): void {
+    if (this.#idle) this.#idle.refresh()
+    else {
+      const ms = this.#options.idleMs
+      this.#idle = setTimeout(() => this.#source.destroy(new undiciErrors.BodyTimeoutError()), ms).unref()
+    }
+  }
+
+  #disarmIdle(): void {
+    clearTimeout(this.#idle)
+    this.#idle = undefined
   }
 
   #pass(chunk: Buffer): boolean {
@@ -80,10 +110,14 @@ export class UpstreamRelay extends Readable {
   }
 
   override _read(): void {
-    if (this.#source.isPaused()) this.#source.resume()
+    if (this.#source.isPaused() && !this.#source.readableEnded && !this.#source.destroyed) {
+      this.#armIdle()
+      this.#source.resume()
+    }
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#disarmIdle()
     if (!this.#source.destroyed) this.#source.destroy()
     callback(err)
   }

@@ -7,6 +7,7 @@ const TYPES: Record<ErrorKind, string> = {
   too_large: 'request_too_large',
   rate_limit: 'rate_limit_error',
   api_error: 'api_error',
+  internal: 'api_error',
   timeout: 'timeout_error',
 }
 

@@ -7,6 +7,7 @@ const SHAPES: Record<ErrorKind, { type: string; code: string }> = {
   too_large: { type: 'invalid_request_error', code: 'request_too_large' },
   rate_limit: { type: 'rate_limit_error', code: 'rate_limit_exceeded' },
   api_error: { type: 'server_error', code: 'bad_gateway' },
+  internal: { type: 'server_error', code: 'internal_error' },
   timeout: { type: 'server_error', code: 'timeout' },
 }
 

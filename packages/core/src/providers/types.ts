@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'too_large'
   | 'rate_limit'
   | 'api_error'
+  | 'internal'
   | 'timeout'
 
 export type ProviderType = 'anthropic' | 'openai'
