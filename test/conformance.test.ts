@@ -6,12 +6,13 @@
 import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord } from '@aibridge/core'
 import { startSimulator, type Simulator } from '@aibridge/simulator'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { anthropicClient, openaiClient, rawRequest, readAll, readUntil } from './clients.js'
 import { expressMount, express4Mount } from './mounts/express.js'
 import { fastifyMount } from './mounts/fastify.js'
 import { koaMount } from './mounts/koa.js'
 import { nodeMount } from './mounts/node.js'
 import type { Mount, Mounted } from './mounts/types.js'
+import { anthropicClient, openaiClient } from './support/clients.js'
+import { raw, readRest, readUntil } from './support/http.js'
 
 const A1 = 'sk-ant-api03-CONFORMANCE-PRIMARY-aaaa1111'
 const A2 = 'sk-ant-api03-CONFORMANCE-SECOND-bbbb2222'
@@ -189,9 +190,9 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       const prefix = new URL(ctx.mounted.baseURL).pathname.replace(/\/$/, '')
       for (const hostile of ['/v1/../admin', '/v1/%2e%2e/admin', '/v1/%2E./x', '/v1%2fmessages', '/v1/..%2fx', '/v1\\..\\x', '//evil.example/v1']) {
-        const res = await rawRequest(ctx.mounted.baseURL, `${prefix}/anthropic${hostile}`)
+        const res = await raw(ctx.mounted.baseURL, `${prefix}/anthropic${hostile}`)
         expect(res.status, hostile).toBe(400)
-        expect(JSON.parse(res.body).error.type, hostile).toBe('invalid_request_error')
+        expect(res.json().error.type, hostile).toBe('invalid_request_error')
       }
       expect(ctx.sim.requests).toHaveLength(0)
     },
@@ -230,7 +231,7 @@ const scenarios: Scenario[] = [
       expect(first).not.toContain('message_stop')
       expect(ctx.sim.requests[0]!.aborted).toBe(false)
       ctx.sim.release()
-      const rest = await readAll(reader)
+      const rest = await readRest(reader)
       expect(first + rest).toContain('event: message_stop')
       const [record] = await ctx.recorded(1)
       expect(record!.outcome).toBe('ok')
@@ -259,7 +260,7 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'die_mid_stream', afterEvents: 2 }, { times: 1 })
       const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('die', true) })
-      const text = await readAll(res.body!.getReader())
+      const text = await readRest(res.body!.getReader())
       expect(text).toContain('message_start')
       expect(text).toContain('event: error')
       expect(text).not.toContain('message_stop')
@@ -307,8 +308,8 @@ const scenarios: Scenario[] = [
       await capture(await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{"model":"gpt-sim","messages":[]}' }))
       ctx.sim.fault(O2, { kind: 'die_mid_stream', afterEvents: 1 })
       await capture(await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{"model":"gpt-sim","stream":true,"messages":[]}' }))
-      const raw = await rawRequest(ctx.mounted.baseURL, `${new URL(ctx.mounted.baseURL).pathname.replace(/\/$/, '')}/openai/v1/%2e%2e/x`)
-      seen.push(JSON.stringify(raw))
+      const refused = await raw(ctx.mounted.baseURL, `${new URL(ctx.mounted.baseURL).pathname.replace(/\/$/, '')}/openai/v1/%2e%2e/x`)
+      seen.push(JSON.stringify({ status: refused.status, headers: refused.headers, body: refused.text }))
       expect(seen.join('\n')).toMatch(/rate-limited|credit|quota|failed authentication/)
       for (const key of POOL_KEYS) {
         expect(seen.join('\n')).not.toContain(key)

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { anthropicClient, openaiClient } from './clients.js'
+import { anthropicClient, openaiClient } from './support/clients.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const KEY_VARS = ['ANTHROPIC_API_KEYS', 'OPENAI_API_KEYS'] as const

@@ -4,155 +4,37 @@
 //   node server.mjs                                                                 local simulator, fake keys
 //
 // PORT (default 3000, 0 picks a free port) and HOST (default 127.0.0.1) set where it listens.
-import http from 'node:http'
-import { realpathSync } from 'node:fs'
-import { pathToFileURL } from 'node:url'
+// ../shared holds what every example does alike: keys or simulator, log line, banner, start and stop.
 import Koa from 'koa'
 import { bodyParser } from '@koa/bodyparser'
 import { aibridge } from '@aibridge/koa'
 import { startSimulator } from '@aibridge/simulator'
+import { runIfMain } from '../shared/main.mjs'
+import { serveHttp } from '../shared/serve-http.mjs'
+import { startExample } from '../shared/start.mjs'
 
-/** The keys of a comma-separated variable; [] when it is unset or empty. */
-function keyList(value) {
-  return (value ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean)
+/** The app: aibridge under /ai, and one route of its own. */
+function serve({ providers, onRecord, port, host }) {
+  const ai = aibridge({ providers, onInterception: onRecord }, { prefix: '/ai' })
+  const app = new Koa()
+  // Before any body parser: aibridge then reads the request body itself, byte for byte, and can
+  // replay it on the next key.
+  app.use(ai)
+  app.use(bodyParser())
+  app.use(async (ctx, next) => {
+    // Key hints and states, never keys.
+    if (ctx.method === 'GET' && ctx.path === '/health') ctx.body = { ok: true, keys: ai.bridge.keyStates() }
+    else await next()
+  })
+  return serveHttp(app.callback(), { port, host, bridge: ai.bridge })
 }
 
 /**
- * Providers from ANTHROPIC_API_KEYS / OPENAI_API_KEYS. When neither is set, a local simulated
- * Anthropic and OpenAI API with two fake keys each, so the app runs with no account and no network.
+ * Starts the app: `start({ port, host, providers, onRecord })` resolves with
+ * `{ url, port, bridge, simulator, close }` (see ../shared/start.mjs).
  */
-async function providersFromEnv(env) {
-  const anthropic = keyList(env.ANTHROPIC_API_KEYS)
-  const openai = keyList(env.OPENAI_API_KEYS)
-  if (anthropic.length > 0 || openai.length > 0) {
-    const providers = {}
-    if (anthropic.length > 0) providers.anthropic = { keys: anthropic }
-    if (openai.length > 0) providers.openai = { keys: openai }
-    return { providers, simulator: null }
-  }
-  const simulator = await startSimulator()
-  const providers = {
-    anthropic: { baseURL: simulator.anthropicBaseURL, keys: ['sk-ant-simulated-key-0001', 'sk-ant-simulated-key-0002'] },
-    openai: { baseURL: simulator.openaiBaseURL, keys: ['sk-proj-simulated-key-0001', 'sk-proj-simulated-key-0002'] },
-  }
-  return { providers, simulator }
+export function start(options) {
+  return startExample({ serve, startSimulator }, options)
 }
 
-/** One log line per request. A record holds key hints only, never a key. */
-export function formatRecord(r) {
-  const servedBy = r.credentialKind === 'byok' ? 'byok' : r.outcome === 'exhausted' ? '-' : (r.credentialHint ?? '-')
-  const tried = r.keysTried.length > 1 ? ` keys_tried=${r.keysTried.join(',')}` : ''
-  return `[aibridge] ${r.provider} ${r.method} ${r.path} status=${r.status ?? '-'} outcome=${r.outcome} served_by=${servedBy}${tried} attempts=${r.attempts} ms=${r.durationMs}`
-}
-
-function listen(server, port, host) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve(server.address().port)
-    })
-  })
-}
-
-/**
- * Starts the app. `providers` overrides the environment (the demo passes its own keys and the
- * simulator's URLs); `onRecord` receives every request's record (default: one log line).
- * Resolves with `{ url, port, bridge, simulator, close }`; `simulator` is null with real providers.
- */
-export async function start({ port = 0, host = '127.0.0.1', providers, onRecord, env = process.env } = {}) {
-  const upstream = providers ? { providers, simulator: null } : await providersFromEnv(env)
-  const log = onRecord ?? ((record) => console.log(formatRecord(record)))
-  let ai
-  let server
-  try {
-    ai = aibridge({ providers: upstream.providers, onInterception: log }, { prefix: '/ai' })
-    const app = new Koa()
-    // Before any body parser: aibridge then reads the request body itself, byte for byte, and can
-    // replay it on the next key.
-    app.use(ai)
-    app.use(bodyParser())
-    app.use(async (ctx, next) => {
-      // Key hints and states, never keys.
-      if (ctx.method === 'GET' && ctx.path === '/health') ctx.body = { ok: true, keys: ai.bridge.keyStates() }
-      else await next()
-    })
-    server = http.createServer(app.callback())
-    port = await listen(server, port, host)
-  } catch (err) {
-    await ai?.bridge.close()
-    await upstream.simulator?.close()
-    throw err
-  }
-
-  let closing
-  const close = () =>
-    (closing ??= (async () => {
-      const closed = new Promise((resolve) => server.close(resolve))
-      server.closeAllConnections()
-      await closed
-      await ai.bridge.close()
-      await upstream.simulator?.close()
-    })())
-
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
-  return { url: `http://${shownHost}:${port}`, port, bridge: ai.bridge, simulator: upstream.simulator, close }
-}
-
-/** What to tell the person who started the app: where the keys go, and how to point a client at it. */
-export function banner(name, { url, bridge, simulator }) {
-  const lines = [`aibridge ${name} example`]
-  if (simulator) {
-    lines.push(
-      `  No ANTHROPIC_API_KEYS or OPENAI_API_KEYS set: using the local SIMULATOR at ${simulator.url}`,
-      '  (simulated providers and fake keys; no real provider is called). Set the variables to use real keys.',
-    )
-  } else {
-    lines.push('  Keys from ANTHROPIC_API_KEYS / OPENAI_API_KEYS: requests go to the real providers.')
-  }
-  // Hints (maskKey: 'sk-a...0001'), never keys.
-  const states = bridge.keyStates()
-  for (const [provider, keys] of Object.entries(states)) {
-    lines.push(`  ${provider}: ${keys.length} key(s): ${keys.map((k) => k.hint).join(', ')}`)
-  }
-  lines.push('', `Listening on ${url}`)
-  if (states.anthropic) lines.push(`  Anthropic SDK baseURL: ${url}/ai/anthropic`)
-  if (states.openai) lines.push(`  OpenAI SDK baseURL:    ${url}/ai/openai/v1`)
-  lines.push(`  Key states:            ${url}/health`, '', 'Try it (send no credential: the pool serves the request):')
-  if (states.anthropic) {
-    lines.push(
-      `  curl ${url}/ai/anthropic/v1/messages -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \\`,
-      `    -d '{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hello"}]}'`,
-    )
-  }
-  if (states.openai) {
-    lines.push(
-      `  curl -N ${url}/ai/openai/v1/chat/completions -H 'content-type: application/json' \\`,
-      `    -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}'`,
-    )
-  }
-  lines.push('', 'Each request is logged below, one line each. Ctrl-C stops.')
-  return lines.join('\n')
-}
-
-async function main() {
-  const port = Number(process.env.PORT || 3000)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be an integer from 0 to 65535, got '${process.env.PORT}'`)
-  const app = await start({ port, host: process.env.HOST || '127.0.0.1' })
-  console.log(banner('Koa', app))
-  const stop = () => app.close().then(() => process.exit(0))
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-}
-
-// Run only when executed directly (node server.mjs), not when imported by the demo or a test.
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  main().catch((err) => {
-    // Option errors name the option, never the key; other errors carry no key either.
-    console.error(`Could not start: ${err.message}`)
-    process.exit(1)
-  })
-}
+runIfMain(import.meta.url, 'Koa', start)

@@ -2,7 +2,7 @@ import { aibridge } from '@aibridge/express'
 import express from 'express'
 import http from 'node:http'
 import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
+import { closeServer, listen } from '../support/http.js'
 import type { Mount } from './types.js'
 
 // Express 4 is installed as the `express4` alias in @aibridge/express's devDependencies only, so it is
@@ -24,16 +24,7 @@ function expressMountFor(name: string, createApp: typeof express): Mount {
         res.json({ host: name })
       })
       const server = http.createServer(app)
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-      const { port } = server.address() as AddressInfo
-      return {
-        baseURL: `http://127.0.0.1:${port}${prefix ?? ''}`,
-        close: () =>
-          new Promise<void>((resolve) => {
-            server.closeAllConnections()
-            server.close(() => resolve())
-          }),
-      }
+      return { baseURL: `${await listen(server)}${prefix ?? ''}`, close: () => closeServer(server) }
     },
   }
 }

@@ -2,7 +2,7 @@ import { aibridge } from '@aibridge/koa'
 import Koa from 'koa'
 import http from 'node:http'
 import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
+import { closeServer, listen } from '../support/http.js'
 import type { Mount } from './types.js'
 
 // @koa/bodyparser is a devDependency of @aibridge/koa only, so it is resolved from there.
@@ -29,15 +29,6 @@ export const koaMount: Mount = {
     // the bridge has already recorded them.
     app.on('error', () => {})
     const server = http.createServer(app.callback())
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as AddressInfo
-    return {
-      baseURL: `http://127.0.0.1:${port}${prefix ?? ''}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    }
+    return { baseURL: `${await listen(server)}${prefix ?? ''}`, close: () => closeServer(server) }
   },
 }

@@ -1,5 +1,5 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { closeServer, listen } from '../support/http.js'
 import type { Mount } from './types.js'
 
 /** The plain `node:http` handler: `bridge.handle(req, res, next)` with the prefix stripped by hand. */
@@ -20,15 +20,6 @@ export const nodeMount: Mount = {
       const path = prefix === null ? url : url.slice(prefix.length) || '/'
       void bridge.handle(req, res, { path, next: hostRoute })
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as AddressInfo
-    return {
-      baseURL: `http://127.0.0.1:${port}${prefix ?? ''}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    }
+    return { baseURL: `${await listen(server)}${prefix ?? ''}`, close: () => closeServer(server) }
   },
 }

@@ -1,7 +1,8 @@
 import { request } from 'node:http'
 import { describe, expect, test } from 'vitest'
+import { raw, type RawResponse } from '../../../test/support/http.js'
 import { DEFAULT_BODY_LIMIT } from '../src/index.js'
-import { raw, testKey, type RawResponse } from './helpers/bridge.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 
 const h = harness()

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { expect, test } from 'vitest'
-import { post, raw, testKey } from './helpers/bridge.js'
+import { post, raw } from '../../../test/support/http.js'
+import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { byKey, json, rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('br1')

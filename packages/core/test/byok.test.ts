@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest'
-import { post, testKey } from './helpers/bridge.js'
+import { post } from '../../../test/support/http.js'
+import { json, rateLimited } from '../../../test/support/upstream.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
-import { json, rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const P1 = testKey('pool1')

@@ -1,22 +1,18 @@
 import { describe, expect, test } from 'vitest'
+import { post } from '../../../test/support/http.js'
+import { byKey, json, rateLimited, type Script } from '../../../test/support/upstream.js'
+import { gate, until } from '../../../test/support/wait.js'
 import { mergeMarks, type KeyMark } from '../src/index.js'
-import { post, testKey, until } from './helpers/bridge.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { byKey, json, rateLimited, type Script } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('cc1')
 const K2 = testKey('cc2')
 
-function deferred(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void
-  const promise = new Promise<void>((r) => (open = r))
-  return { promise, open }
-}
-
-/** A script that waits for `gate` before answering with `then`. */
-const after = (gate: Promise<void>, then: Script): Script => async (seen, res, req) => {
-  await gate
+/** A script that waits for `hold` before answering with `then`. */
+const after = (hold: Promise<void>, then: Script): Script => async (seen, res, req) => {
+  await hold
   return then(seen, res, req)
 }
 
@@ -30,8 +26,8 @@ const quota = json(429, { error: { message: 'You exceeded your current quota', t
  */
 async function race(first: Script, second: Script) {
   const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
-  const gateA = deferred()
-  const gateB = deferred()
+  const gateA = gate()
+  const gateB = gate()
   h.up.queue(after(gateA.promise, first), after(gateB.promise, second))
   h.up.handle(byKey({ [K2]: ok }))
   const a = post(b.url, '/openai/v1/x', {})
@@ -75,14 +71,14 @@ describe('concurrent requests marking the same key keep the longer cooldown', ()
 
   test('ten concurrent 429s with different waits: the longest wins whatever the order', async () => {
     const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
-    const gate = deferred()
+    const release = gate()
     const waits = [3, 9, 1, 77, 2, 5, 8, 4, 6, 7]
-    h.up.queue(...waits.map((s) => after(gate.promise, rateLimited({ 'retry-after': String(s) }))))
+    h.up.queue(...waits.map((s) => after(release.promise, rateLimited({ 'retry-after': String(s) }))))
     h.up.handle(byKey({ [K2]: ok }))
     const start = Date.now()
     const pending = waits.map(() => post(b.url, '/openai/v1/x', {}))
     await h.up.waitFor(10)
-    gate.open()
+    release.open()
     const responses = await Promise.all(pending)
     expect(responses.every((r) => r.status === 200)).toBe(true)
     const k1 = b.bridge.keyStates().openai![0]!

@@ -2,10 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
 import { createGunzip, gzipSync, gunzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
+import { raw } from '../../../test/support/http.js'
+import { rateLimited } from '../../../test/support/upstream.js'
 import type { Bridge } from '../src/index.js'
-import { raw, testKey } from './helpers/bridge.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('dp1')

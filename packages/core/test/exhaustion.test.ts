@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest'
-import { post, testKey } from './helpers/bridge.js'
+import { post } from '../../../test/support/http.js'
+import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { byKey, json, rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('ex1')

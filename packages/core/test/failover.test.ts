@@ -1,9 +1,11 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
-import { post, sleep, testKey } from './helpers/bridge.js'
+import { post } from '../../../test/support/http.js'
+import { byKey, json, rateLimited, text, type Script } from '../../../test/support/upstream.js'
+import { sleep } from '../../../test/support/wait.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
-import { byKey, json, rateLimited, text, type Script } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('fo1')

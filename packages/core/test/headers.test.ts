@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest'
-import { raw, testKey } from './helpers/bridge.js'
+import { raw } from '../../../test/support/http.js'
+import { json } from '../../../test/support/upstream.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { json } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('hd1')

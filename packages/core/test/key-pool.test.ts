@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest'
+import { post } from '../../../test/support/http.js'
+import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
 import { AibridgeKeyNotFoundError, createBridge, fingerprint, maskKey } from '../src/index.js'
-import { post, testKey } from './helpers/bridge.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { byKey, json, rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('kp1')

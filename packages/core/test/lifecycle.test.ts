@@ -1,8 +1,9 @@
 import { expect, test } from 'vitest'
+import { post } from '../../../test/support/http.js'
+import { rateLimited } from '../../../test/support/upstream.js'
 import { createBridge, MemoryKeyStore } from '../src/index.js'
-import { post, testKey } from './helpers/bridge.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('lc1')

@@ -1,27 +1,14 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
-import { raw, testKey } from './helpers/bridge.js'
+import { raw } from '../../../test/support/http.js'
+import { anthropicStreamEvents, dieAfter, openaiStreamEvents } from '../../../test/support/upstream.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
-import { anthropicStreamEvents, openaiStreamEvents, type Script } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('ms1')
 const K2 = testKey('ms2')
-
-/** Writes `parts`, then kills the connection without ending the response. */
-const dieAfter =
-  (headers: Record<string, string | number>, ...parts: Array<string | Buffer>): Script =>
-  async (_s, res) => {
-    res.writeHead(200, headers)
-    res.flushHeaders()
-    await new Promise((r) => setTimeout(r, 10))
-    for (const p of parts) {
-      res.write(p)
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    res.socket?.destroy()
-  }
 
 const SSE = { 'content-type': 'text/event-stream' }
 

@@ -1,9 +1,10 @@
 import { request } from 'node:http'
 import { expect, test } from 'vitest'
+import { raw, type RawResponse } from '../../../test/support/http.js'
+import { byKey, hang, json, openaiStreamEvents, providerAnswer, rateLimited, reset, type Script } from '../../../test/support/upstream.js'
+import { sleep } from '../../../test/support/wait.js'
 import { AibridgeOptionError, createBridge, maskKey, type BridgeOptions } from '../src/index.js'
-import { raw, sleep, type RawResponse } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { byKey, hang, json, openaiStreamEvents, providerAnswer, rateLimited, reset, type Script } from './helpers/upstream.js'
 
 const h = harness()
 

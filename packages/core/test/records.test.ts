@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'vitest'
+import { post, raw } from '../../../test/support/http.js'
+import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
+import { sleep, until } from '../../../test/support/wait.js'
 import { maskKey, type InterceptionRecord } from '../src/index.js'
-import { capturingLogger, post, raw, sleep, testKey, until } from './helpers/bridge.js'
+import { capturingLogger, testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { byKey, json, rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('rc1')

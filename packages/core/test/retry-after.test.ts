@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'vitest'
+import { post } from '../../../test/support/http.js'
+import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
 import { cooldownFromHeaders, parseDuration, parseRetryAfter } from '../src/index.js'
-import { post, testKey } from './helpers/bridge.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
-import { byKey, json, rateLimited } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('ra1')

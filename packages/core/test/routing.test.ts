@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { raw, testKey } from './helpers/bridge.js'
+import { raw } from '../../../test/support/http.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 
 const h = harness()

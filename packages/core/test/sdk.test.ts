@@ -1,28 +1,15 @@
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { describe, expect, test } from 'vitest'
+import { anthropicClient, openaiClient } from '../../../test/support/clients.js'
+import { anthropicStreamEvents, byKey, dieAfter, openaiStreamEvents, providerAnswer, rateLimited, type Script } from '../../../test/support/upstream.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { anthropicStreamEvents, byKey, openaiStreamEvents, providerAnswer, rateLimited, type Script } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('sdk1')
 const K2 = testKey('sdk2')
 const CLIENT = 'sk-client-sdk-credential-0000000000'
-
-/** An Anthropic client that sends no credential at all (the bridge serves it from the pool). */
-function anthropicClient(baseURL: string, apiKey?: string): Anthropic {
-  return apiKey
-    ? new Anthropic({ baseURL, apiKey, maxRetries: 0 })
-    : new Anthropic({ baseURL, apiKey: null, authToken: null, defaultHeaders: { 'x-api-key': null, authorization: null }, maxRetries: 0 })
-}
-
-/** An OpenAI client that sends no credential: the SDK insists on an apiKey, the header is then removed. */
-function openaiClient(baseURL: string, apiKey?: string): OpenAI {
-  return apiKey
-    ? new OpenAI({ baseURL, apiKey, maxRetries: 0 })
-    : new OpenAI({ baseURL, apiKey: 'placeholder-not-sent', defaultHeaders: { authorization: null }, maxRetries: 0 })
-}
 
 const params = { model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Say hello' }] }
 const chat = { model: 'gpt-4.1', messages: [{ role: 'user' as const, content: 'Say hello' }] }
@@ -117,13 +104,7 @@ describe('@anthropic-ai/sdk through bridge.handle', () => {
   test('a stream that dies mid-way raises an error in the SDK', async () => {
     const { anthropic } = await bridge()
     const events = anthropicStreamEvents('never finished')
-    h.up.handle(async (_s, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' })
-      res.write(events[0])
-      res.write(events[1])
-      await new Promise((r) => setTimeout(r, 20))
-      res.socket?.destroy()
-    })
+    h.up.handle(dieAfter({ 'content-type': 'text/event-stream' }, events[0]!, events[1]!))
     const stream = await anthropic.messages.create({ ...params, stream: true })
     const seen: string[] = []
     const err = await (async () => {
@@ -210,12 +191,7 @@ describe('openai through bridge.handle', () => {
   test('a stream that dies mid-way raises an error in the SDK', async () => {
     const { openai } = await bridge()
     const events = openaiStreamEvents('never finished')
-    h.up.handle(async (_s, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' })
-      res.write(events[0])
-      await new Promise((r) => setTimeout(r, 20))
-      res.socket?.destroy()
-    })
+    h.up.handle(dieAfter({ 'content-type': 'text/event-stream' }, events[0]!))
     const stream = await openai.chat.completions.create({ ...chat, stream: true })
     let chunks = 0
     const err = await (async () => {

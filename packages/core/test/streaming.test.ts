@@ -1,54 +1,19 @@
-import { request, type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { describe, expect, test } from 'vitest'
-import { raw, sleep, testKey, until } from './helpers/bridge.js'
+import { open, raw, readRest, readUntil } from '../../../test/support/http.js'
+import { anthropicStreamEvents, json, openaiStreamEvents, sse } from '../../../test/support/upstream.js'
+import { gate, sleep, until } from '../../../test/support/wait.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
-import { anthropicStreamEvents, json, openaiStreamEvents, sse } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('st1')
 
-function deferred(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void
-  const promise = new Promise<void>((r) => (open = r))
-  return { promise, open }
-}
-
 /** Opens a streaming POST and hands back the response as soon as its headers arrive. */
-function open(base: string, path: string, body = '{"stream":true}'): Promise<IncomingMessage> {
-  const { port } = new URL(base)
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, resolve)
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-/** Reads from `res` until `marker` has arrived. */
-function readUntil(res: IncomingMessage, marker: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = ''
-    const onData = (c: Buffer): void => {
-      text += c.toString('utf8')
-      if (text.includes(marker)) {
-        res.off('data', onData)
-        res.pause()
-        resolve(text)
-      }
-    }
-    res.on('data', onData)
-    res.on('error', reject)
-    res.on('end', () => reject(new Error(`ended before ${marker}: ${text}`)))
-  })
-}
-
-function readRest(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = ''
-    res.on('data', (c: Buffer) => (text += c.toString('utf8')))
-    res.on('end', () => resolve(text))
-    res.on('error', reject)
-    res.resume()
-  })
+function openStream(base: string, path: string, body = '{"stream":true}'): Promise<IncomingMessage> {
+  const { req, response } = open(base, path, { method: 'POST', headers: { 'content-type': 'application/json' } })
+  req.end(body)
+  return response
 }
 
 describe('SSE streams as it arrives', () => {
@@ -56,9 +21,9 @@ describe('SSE streams as it arrives', () => {
     test(`${provider}: the first event reaches the client while the upstream still holds the stream open`, async () => {
       const b = await h.start({ providers: { [provider]: { keys: [K1], baseURL: h.up.url } } })
       const events = provider === 'anthropic' ? anthropicStreamEvents('one two three') : openaiStreamEvents('one two three')
-      const hold = deferred()
+      const hold = gate()
       h.up.handle(sse(events, { hold: hold.promise }))
-      const res = await open(b.url, provider === 'anthropic' ? '/anthropic/v1/messages' : '/openai/v1/chat/completions')
+      const res = await openStream(b.url, provider === 'anthropic' ? '/anthropic/v1/messages' : '/openai/v1/chat/completions')
       expect(res.statusCode).toBe(200)
       const first = await readUntil(res, '\n\n')
       expect(first).toBe(events[0])
@@ -114,7 +79,7 @@ describe('backpressure', () => {
       }
       res.end(() => (upstreamDone = true))
     })
-    const res = await open(b.url, '/openai/v1/files/file-1/content')
+    const res = await openStream(b.url, '/openai/v1/files/file-1/content')
     res.pause()
     // Let the buffers between upstream and client fill up, then see the upstream stall.
     await until(() => written > 0)

@@ -1,10 +1,11 @@
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, test } from 'vitest'
-import { post, testKey } from './helpers/bridge.js'
+import { post } from '../../../test/support/http.js'
+import { hang, reset } from '../../../test/support/upstream.js'
+import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
-import { hang, reset } from './helpers/upstream.js'
 
 const h = harness()
 const K1 = testKey('te1')

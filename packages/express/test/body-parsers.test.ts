@@ -1,47 +1,31 @@
 /** A host body parser that ran before aibridge: the body it read still reaches the provider, and intact. */
-import { aibridge } from '@aibridge/express'
 import type { Express, RequestHandler } from 'express'
 import type { IncomingMessage } from 'node:http'
 import { gzipSync } from 'node:zlib'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { anthropicAt, flavours, K1, K2, serve, type Served } from './helpers.js'
-import { rateLimited, startUpstream, type Upstream } from './upstream.js'
+import { describe, expect, it } from 'vitest'
+import { rateLimited } from '../../../test/support/upstream.js'
+import { flavours, K1, K2, setup } from './helpers.js'
 
 const SENT = '{ "model": "claude-test",\n  "max_tokens": 8, "messages": [{"role":"user","content":"héllo ✓ \\u00e9"}] }'
 const RESERIALIZED = JSON.stringify(JSON.parse(SENT))
 
 describe.each(flavours)('$name', ({ express }) => {
-  let upstream: Upstream
-  let served: Served | undefined
-  let close: (() => Promise<void>) | undefined
-
-  beforeEach(async () => {
-    upstream = await startUpstream()
-  })
-  afterEach(async () => {
-    await served?.close()
-    await close?.()
-    served = undefined
-    await upstream.close()
-  })
+  const t = setup()
 
   async function start(...parsers: RequestHandler[]): Promise<string> {
     const app: Express = express()
     for (const parser of parsers) app.use(parser)
-    const mw = aibridge(anthropicAt(upstream.baseURL))
-    close = () => mw.bridge.close()
-    app.use('/ai', mw)
-    served = await serve(app)
-    return `${served.origin}/ai/anthropic/v1/messages`
+    app.use('/ai', t.aibridge())
+    return `${await t.serve(app)}/ai/anthropic/v1/messages`
   }
 
   it('express.json(): the parsed body is re-serialized with a matching content-length, and replayed identically on failover', async () => {
     const url = await start(express.json())
-    upstream.script(rateLimited(30))
+    t.up.queue(rateLimited({ 'retry-after': '30' }, 'anthropic'))
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: SENT })
     expect(res.status).toBe(200)
-    expect(upstream.requests.map((r) => r.headers['x-api-key'])).toEqual([K1, K2])
-    for (const r of upstream.requests) {
+    expect(t.up.requests.map((r) => r.headers['x-api-key'])).toEqual([K1, K2])
+    for (const r of t.up.requests) {
       expect(r.body.toString('utf8')).toBe(RESERIALIZED)
       expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(RESERIALIZED))
       expect(r.headers['content-type']).toBe('application/json')
@@ -53,18 +37,18 @@ describe.each(flavours)('$name', ({ express }) => {
       ;(req as IncomingMessage & { rawBody?: Buffer }).rawBody = buf
     }
     const url = await start(express.json({ verify: keepRaw }))
-    upstream.script(rateLimited(30))
+    t.up.queue(rateLimited({ 'retry-after': '30' }, 'anthropic'))
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: SENT })
     expect(res.status).toBe(200)
-    expect(upstream.requests).toHaveLength(2)
-    for (const r of upstream.requests) expect(r.body.toString('utf8')).toBe(SENT)
+    expect(t.up.requests).toHaveLength(2)
+    for (const r of t.up.requests) expect(r.body.toString('utf8')).toBe(SENT)
   })
 
   it('express.json() on a gzip-encoded request: the decoded body goes upstream without content-encoding', async () => {
     const url = await start(express.json())
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(SENT) })
     expect(res.status).toBe(200)
-    const [up] = upstream.requests
+    const [up] = t.up.requests
     expect(up!.headers['content-encoding']).toBeUndefined()
     expect(up!.body.toString('utf8')).toBe(RESERIALIZED)
   })
@@ -73,7 +57,7 @@ describe.each(flavours)('$name', ({ express }) => {
     const url = await start(express.json())
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: SENT })
     expect(res.status).toBe(200)
-    expect(upstream.requests[0]!.body.toString('utf8')).toBe(SENT)
+    expect(t.up.requests[0]!.body.toString('utf8')).toBe(SENT)
   })
 
   it('express.raw(): binary bytes pass unchanged', async () => {
@@ -81,22 +65,22 @@ describe.each(flavours)('$name', ({ express }) => {
     const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x0a, 0x80, 0x7b, 0x22, 0x00])
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes })
     expect(res.status).toBe(200)
-    expect(upstream.requests[0]!.body.equals(bytes)).toBe(true)
-    expect(Number(upstream.requests[0]!.headers['content-length'])).toBe(bytes.length)
+    expect(t.up.requests[0]!.body.equals(bytes)).toBe(true)
+    expect(Number(t.up.requests[0]!.headers['content-length'])).toBe(bytes.length)
   })
 
   it('express.text(): the text passes unchanged', async () => {
     const url = await start(express.text({ type: 'text/*' }))
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'plain ✓ text\r\n' })
     expect(res.status).toBe(200)
-    expect(upstream.requests[0]!.body.toString('utf8')).toBe('plain ✓ text\r\n')
+    expect(t.up.requests[0]!.body.toString('utf8')).toBe('plain ✓ text\r\n')
   })
 
   it('express.urlencoded(): the form is re-encoded', async () => {
     const url = await start(express.urlencoded({ extended: false }))
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=x+y&b=z%26' })
     expect(res.status).toBe(200)
-    expect(new URLSearchParams(upstream.requests[0]!.body.toString('utf8')).getAll('b')).toEqual(['x y', 'z&'])
-    expect(upstream.requests[0]!.body.toString('utf8')).toBe('a=1&b=x+y&b=z%26')
+    expect(new URLSearchParams(t.up.requests[0]!.body.toString('utf8')).getAll('b')).toEqual(['x y', 'z&'])
+    expect(t.up.requests[0]!.body.toString('utf8')).toBe('a=1&b=x+y&b=z%26')
   })
 })

@@ -1,42 +1,33 @@
 /** With the `compression` middleware app-wide, ordinary answers are compressed and SSE still streams event by event. */
-import { aibridge } from '@aibridge/express'
 import compression from 'compression'
 import { gunzipSync } from 'node:zlib'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { anthropicAt, flavours, rawRequest, readAll, readUntil, serve, type Served } from './helpers.js'
-import { bigJson, startUpstream, type Upstream } from './upstream.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { raw, readRest, readUntil } from '../../../test/support/http.js'
+import { json, sse } from '../../../test/support/upstream.js'
+import { gate } from '../../../test/support/wait.js'
+import { flavours, setup } from './helpers.js'
 
 const EVENTS = [
   'event: message_start\ndata: {"type":"message_start"}\n\n',
   'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"hi"}}\n\n',
   'event: message_stop\ndata: {"type":"message_stop"}\n\n',
 ]
+const PATH = '/ai/anthropic/v1/messages'
 
 describe.each(flavours)('$name', ({ express }) => {
-  let upstream: Upstream
-  let served: Served
-  let url: string
-  let closeBridge: () => Promise<void>
+  const t = setup()
+  let origin: string
 
   beforeEach(async () => {
-    upstream = await startUpstream()
     const app = express()
     app.use(compression({ threshold: 0 }))
-    const mw = aibridge(anthropicAt(upstream.baseURL))
-    closeBridge = () => mw.bridge.close()
-    app.use('/ai', mw)
-    served = await serve(app)
-    url = `${served.origin}/ai/anthropic/v1/messages`
-  })
-  afterEach(async () => {
-    await served.close()
-    await closeBridge()
-    await upstream.close()
+    app.use('/ai', t.aibridge())
+    origin = await t.serve(app)
   })
 
   it('compresses an ordinary JSON answer (so the middleware is really in the path)', async () => {
-    upstream.script(bigJson(20_000))
-    const res = await rawRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' }, body: '{}' })
+    t.up.queue(json(200, { text: 'a'.repeat(20_000) }))
+    const res = await raw(origin, PATH, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' }, body: '{}' })
     expect(res.status).toBe(200)
     expect(res.headers['content-encoding']).toBe('gzip')
     expect(res.body.length).toBeLessThan(20_000)
@@ -44,8 +35,9 @@ describe.each(flavours)('$name', ({ express }) => {
   })
 
   it('delivers the first SSE event uncompressed while the provider still holds the stream open', async () => {
-    upstream.script(upstream.heldStream(EVENTS))
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip, br' }, body: '{"stream":true}' })
+    const release = gate()
+    t.up.queue(sse(EVENTS, { hold: release.promise }))
+    const res = await fetch(`${origin}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip, br' }, body: '{"stream":true}' })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
     expect(res.headers.get('content-encoding')).toBeNull()
@@ -53,9 +45,9 @@ describe.each(flavours)('$name', ({ express }) => {
     const reader = res.body!.getReader()
     const first = await readUntil(reader, 'message_start')
     expect(first).not.toContain('content_block_delta')
-    expect(upstream.requests[0]!.aborted).toBe(false)
-    upstream.release()
-    const rest = await readAll(reader)
+    expect(t.up.requests[0]!.aborted).toBe(false)
+    release.open()
+    const rest = await readRest(reader)
     expect(first + rest).toBe(EVENTS.join(''))
   })
 })

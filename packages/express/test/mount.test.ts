@@ -1,33 +1,25 @@
 /** Mounting: under a prefix and at the root, failover with body replay, and falling through to the host's routes. */
 import { aibridge, type Bridge } from '@aibridge/express'
 import type { ErrorRequestHandler } from 'express'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { anthropicAt, flavours, K1, K2, serve, type Served } from './helpers.js'
-import { rateLimited, startUpstream, type Upstream } from './upstream.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { rateLimited } from '../../../test/support/upstream.js'
+import { flavours, K1, K2, setup } from './helpers.js'
 
 // Whitespace, key order and non-ASCII that a JSON round trip would not keep byte for byte.
 const SENT = '{ "model": "claude-test",\n  "max_tokens": 8, "messages": [{"role":"user","content":"héllo ✓ \\u00e9"}] }'
 
 describe.each(flavours)('$name', ({ express }) => {
-  let upstream: Upstream
-  let served: Served | undefined
-  beforeEach(async () => {
-    upstream = await startUpstream()
-  })
-  afterEach(async () => {
-    await served?.close()
-    served = undefined
-    await upstream.close()
-  })
+  const t = setup()
 
   describe.each([
     { mount: 'under /ai', prefix: '/ai' },
     { mount: 'at the root', prefix: '' },
   ])('$mount', ({ prefix }) => {
     let bridge: Bridge
+    let origin: string
     beforeEach(async () => {
       const app = express()
-      const mw = aibridge(anthropicAt(upstream.baseURL))
+      const mw = t.aibridge()
       bridge = mw.bridge
       if (prefix) app.use(prefix, mw)
       else app.use(mw)
@@ -37,58 +29,55 @@ describe.each(flavours)('$name', ({ express }) => {
       app.use((_req, res) => {
         res.status(404).type('text/plain').send('app 404')
       })
-      served = await serve(app)
+      origin = await t.serve(app)
     })
-    afterEach(() => bridge.close())
 
     it('serves a request with the primary key, the mount path stripped and the query kept', async () => {
-      const res = await fetch(`${served!.origin}${prefix}/anthropic/v1/messages?beta=true&x=a%20b`, {
+      const res = await fetch(`${origin}${prefix}/anthropic/v1/messages?beta=true&x=a%20b`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
         body: SENT,
       })
       expect(res.status).toBe(200)
       expect(((await res.json()) as { key: string }).key).toBe(K1)
-      expect(upstream.requests).toHaveLength(1)
-      const [up] = upstream.requests
+      expect(t.up.requests).toHaveLength(1)
+      const [up] = t.up.requests
       expect(up!.url).toBe('/v1/messages?beta=true&x=a%20b')
       expect(up!.headers['anthropic-version']).toBe('2023-06-01')
       expect(up!.body.toString('utf8')).toBe(SENT)
     })
 
     it('fails over on 429 and replays the identical bytes to the next key', async () => {
-      upstream.script(rateLimited(30))
-      const res = await fetch(`${served!.origin}${prefix}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: SENT })
+      t.up.queue(rateLimited({ 'retry-after': '30' }, 'anthropic'))
+      const res = await fetch(`${origin}${prefix}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: SENT })
       expect(res.status).toBe(200)
       expect(((await res.json()) as { key: string }).key).toBe(K2)
-      expect(upstream.requests.map((r) => r.headers['x-api-key'])).toEqual([K1, K2])
-      for (const r of upstream.requests) expect(r.body.equals(Buffer.from(SENT))).toBe(true)
+      expect(t.up.requests.map((r) => r.headers['x-api-key'])).toEqual([K1, K2])
+      for (const r of t.up.requests) expect(r.body.equals(Buffer.from(SENT))).toBe(true)
       expect(bridge.keyStates().anthropic![0]).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
     })
 
     it("calls next() for paths that name no provider, reaching the app's own routes", async () => {
-      const ping = await fetch(`${served!.origin}${prefix}/_host/ping`)
+      const ping = await fetch(`${origin}${prefix}/_host/ping`)
       expect(ping.status).toBe(200)
       expect(await ping.json()).toEqual({ host: 'app' })
-      const unknown = await fetch(`${served!.origin}${prefix}/mistral/v1/chat`)
+      const unknown = await fetch(`${origin}${prefix}/mistral/v1/chat`)
       expect(unknown.status).toBe(404)
       expect(await unknown.text()).toBe('app 404')
-      expect(upstream.requests).toHaveLength(0)
+      expect(t.up.requests).toHaveLength(0)
     })
   })
 
   it('leaves paths outside its mount path to the app', async () => {
     const app = express()
-    const mw = aibridge(anthropicAt(upstream.baseURL))
-    app.use('/ai', mw)
+    app.use('/ai', t.aibridge())
     app.all('/anthropic/v1/messages', (_req, res) => {
       res.status(418).send('not the bridge')
     })
-    served = await serve(app)
-    const res = await fetch(`${served.origin}/anthropic/v1/messages`, { method: 'POST', body: '{}' })
+    const origin = await t.serve(app)
+    const res = await fetch(`${origin}/anthropic/v1/messages`, { method: 'POST', body: '{}' })
     expect(res.status).toBe(418)
-    expect(upstream.requests).toHaveLength(0)
-    await mw.bridge.close()
+    expect(t.up.requests).toHaveLength(0)
   })
 
   it("passes an error to the app's error handler when nothing was sent yet", async () => {
@@ -99,8 +88,8 @@ describe.each(flavours)('$name', ({ express }) => {
       res.status(503).send(`app error handler: ${err.message}`)
     }
     app.use(onError)
-    served = await serve(app)
-    const res = await fetch(`${served.origin}/ai/anthropic/v1/messages`)
+    const origin = await t.serve(app)
+    const res = await fetch(`${origin}/ai/anthropic/v1/messages`)
     expect(res.status).toBe(503)
     expect(await res.text()).toBe('app error handler: store unavailable')
   })

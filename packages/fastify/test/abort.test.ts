@@ -1,13 +1,16 @@
 import Fastify from 'fastify'
 import { expect, it } from 'vitest'
+import { fixture } from '../../../test/support/fixture.js'
+import { open, readUntil } from '../../../test/support/http.js'
+import { expectAbortedBy, hang, sse } from '../../../test/support/upstream.js'
+import { gate, sleep } from '../../../test/support/wait.js'
 import aibridge from '../src/index.js'
-import { listen, open, providers, readUntil, setup } from './helpers.js'
-import { gate, heldStream, type Script } from './upstream.js'
+import { listen, providers } from './helpers.js'
 
-const t = setup()
+const t = fixture()
 
 async function start(): Promise<{ base: string; responses: number[] }> {
-  const app = t.own(Fastify())
+  const app = t.host(Fastify())
   const responses: number[] = []
   app.addHook('onResponse', async (_request, reply) => void responses.push(reply.statusCode))
   await app.register(aibridge, { prefix: '/ai', providers: providers(t.up) })
@@ -19,36 +22,27 @@ const headers = { 'content-type': 'application/json' }
 
 it("aborts the upstream request within a second of the client's disconnect mid-stream", async () => {
   const { base } = await start()
-  const never = gate()
-  t.up.queue(heldStream('event: message_start\ndata: {}\n\n', never.promise))
+  t.up.queue(sse(['event: message_start\ndata: {}\n\n', 'event: message_stop\ndata: {}\n\n'], { hold: gate().promise }))
   const { req, response } = open(base, '/ai/anthropic/v1/messages', { method: 'POST', headers })
   req.end(body)
   await readUntil(await response, 'message_start')
   const upstream = t.up.requests[0]!
   expect(upstream.aborted).toBe(false)
 
-  const t0 = Date.now()
-  req.destroy()
-  await upstream.closed
-  expect(Date.now() - t0).toBeLessThan(1000)
-  expect(upstream.aborted).toBe(true)
+  await expectAbortedBy(upstream, () => req.destroy())
   expect(t.up.requests).toHaveLength(1)
 })
 
 it('aborts the upstream request when the client leaves before the response headers', async () => {
   const { base, responses } = await start()
-  const silent: Script = () => {}
-  t.up.queue(silent)
+  t.up.queue(hang)
   const { req, response } = open(base, '/ai/openai/v1/chat/completions', { method: 'POST', headers })
-  response.catch(() => {})
   req.end(body)
   const [upstream] = await t.up.waitFor(1)
 
-  req.destroy()
-  await upstream!.closed
-  expect(upstream!.aborted).toBe(true)
+  await expectAbortedBy(upstream!, () => req.destroy())
   // No failover attempt after the client is gone, and no response was written.
-  await new Promise((r) => setTimeout(r, 100))
+  await sleep(100)
   expect(t.up.requests).toHaveLength(1)
   expect(responses).toEqual([])
 })

@@ -1,16 +1,18 @@
 import Fastify from 'fastify'
 import { expect, it } from 'vitest'
+import { fixture } from '../../../test/support/fixture.js'
+import { open, post, raw } from '../../../test/support/http.js'
 import aibridge from '../src/index.js'
-import { listen, open, post, providers, send, setup } from './helpers.js'
+import { listen, providers } from './helpers.js'
 
-const t = setup()
+const t = fixture()
 
 function message(size: number): { model: string; messages: { role: string; content: string }[] } {
   return { model: 'm', messages: [{ role: 'user', content: 'x'.repeat(size) }] }
 }
 
 it("uses the Fastify instance's bodyLimit: 413 in the Anthropic shape, no upstream call", async () => {
-  const app = t.own(Fastify({ bodyLimit: 1024 }))
+  const app = t.host(Fastify({ bodyLimit: 1024 }))
   await app.register(aibridge, { prefix: '/ai', providers: providers(t.up) })
   const base = await listen(app)
 
@@ -29,12 +31,11 @@ it("uses the Fastify instance's bodyLimit: 413 in the Anthropic shape, no upstre
 })
 
 it('refuses a chunked body (no Content-Length) once it passes the limit', async () => {
-  const app = t.own(Fastify({ bodyLimit: 1024 }))
+  const app = t.host(Fastify({ bodyLimit: 1024 }))
   await app.register(aibridge, { prefix: '/ai', providers: providers(t.up) })
   const base = await listen(app)
 
   const { req, response } = open(base, '/ai/openai/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } })
-  req.on('error', () => {})
   for (let i = 0; i < 8; i++) req.write('x'.repeat(512))
   req.end()
   const res = await response
@@ -46,7 +47,7 @@ it('refuses a chunked body (no Content-Length) once it passes the limit', async 
 })
 
 it('lets the plugin option bodyLimit override the instance for its routes only, 413 in the OpenAI shape', async () => {
-  const app = t.own(Fastify({ bodyLimit: 1024 }))
+  const app = t.host(Fastify({ bodyLimit: 1024 }))
   app.post('/echo', async (request) => request.body)
   await app.register(aibridge, { prefix: '/ai', bodyLimit: 4096, providers: providers(t.up) })
   const base = await listen(app)
@@ -67,10 +68,10 @@ it('lets the plugin option bodyLimit override the instance for its routes only, 
 })
 
 it("defaults to Fastify's own 1 MiB, not the bridge's 32 MiB", async () => {
-  const app = t.own(Fastify())
+  const app = t.host(Fastify())
   await app.register(aibridge, { providers: providers(t.up) })
   const base = await listen(app)
-  const res = await send(base, '/openai/v1/files', { headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1024 * 1024 + 1) })
+  const res = await raw(base, '/openai/v1/files', { headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1024 * 1024 + 1) })
   expect(res.status).toBe(413)
   expect(res.json().error.message).toMatch(/1048576 byte limit/)
   expect(t.up.requests).toHaveLength(0)

@@ -3,14 +3,15 @@ import { randomBytes } from 'node:crypto'
 import { PassThrough, type Transform } from 'node:stream'
 import { createGunzip, gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { fixture } from '../../../test/support/fixture.js'
+import { post, raw } from '../../../test/support/http.js'
 import aibridge from '../src/index.js'
-import { listen, post, providers, send, setup } from './helpers.js'
-import { rateLimited } from './upstream.js'
+import { anthropic429, listen, providers } from './helpers.js'
 
-const t = setup()
+const t = fixture()
 
 it("runs the host's onRequest, onSend and onResponse hooks around proxied requests", async () => {
-  const app = t.own(Fastify())
+  const app = t.host(Fastify())
   const responses: Array<{ url: string; status: number }> = []
   app.addHook('onRequest', async (request, reply) => {
     if (request.headers['x-tenant'] === undefined) return reply.code(401).send({ error: 'tenant required' })
@@ -26,17 +27,17 @@ it("runs the host's onRequest, onSend and onResponse hooks around proxied reques
   const base = await listen(app)
 
   // The host's own authentication stops a request before any key is spent.
-  const denied = await send(base, '/ai/openai/v1/models')
+  const denied = await raw(base, '/ai/openai/v1/models')
   expect(denied.status).toBe(401)
   expect(t.up.requests).toHaveLength(0)
 
   const tenant = { 'x-tenant': 'acme' }
-  const ok = await send(base, '/ai/openai/v1/models', { headers: tenant })
+  const ok = await raw(base, '/ai/openai/v1/models', { headers: tenant })
   expect(ok.status).toBe(200)
   expect(ok.headers['x-host-on-send']).toBe('yes')
 
   // An answer of aibridge's own (every key rate-limited) goes through the same hooks.
-  t.up.queue(rateLimited, rateLimited)
+  t.up.queue(anthropic429, anthropic429)
   const exhausted = await post(base, '/ai/anthropic/v1/messages', { model: 'm' }, tenant)
   expect(exhausted.status).toBe(429)
   expect(exhausted.headers['x-host-on-send']).toBe('yes')
@@ -50,7 +51,7 @@ it("runs the host's onRequest, onSend and onResponse hooks around proxied reques
 
 describe('with a host preParsing hook that replaces the body stream', () => {
   async function start(transform: () => Transform, bodyLimit?: number): Promise<string> {
-    const app = t.own(Fastify())
+    const app = t.host(Fastify())
     app.addHook('preParsing', async (_request, _reply, payload) => payload.pipe(transform()))
     await app.register(aibridge, { prefix: '/ai', bodyLimit, providers: providers(t.up) })
     return listen(app)
@@ -58,9 +59,9 @@ describe('with a host preParsing hook that replaces the body stream', () => {
 
   it('forwards what the transform yields, whole, on every attempt', async () => {
     const base = await start(() => new PassThrough())
-    t.up.queue(rateLimited)
+    t.up.queue(anthropic429)
     const sent = randomBytes(512 * 1024)
-    const res = await send(base, '/ai/anthropic/v1/files', { headers: { 'content-type': 'application/octet-stream' }, body: sent })
+    const res = await raw(base, '/ai/anthropic/v1/files', { headers: { 'content-type': 'application/octet-stream' }, body: sent })
     expect(res.status).toBe(200)
     expect(t.up.requests).toHaveLength(2)
     for (const seen of t.up.requests) expect(seen.body.equals(sent)).toBe(true)
@@ -70,7 +71,7 @@ describe('with a host preParsing hook that replaces the body stream', () => {
     // Paused, as @fastify/compress hands its decompressor over.
     const base = await start(() => createGunzip().pause())
     const text = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'decoded by the host' }] })
-    const res = await send(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(text) })
+    const res = await raw(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(text) })
     expect(res.status).toBe(200)
     expect(t.up.requests[0]!.body.toString()).toBe(text)
     expect(t.up.requests[0]!.headers['content-encoding']).toBeUndefined()
@@ -79,7 +80,7 @@ describe('with a host preParsing hook that replaces the body stream', () => {
   it('still refuses a body over the limit, counted after the transform, with no upstream call', async () => {
     const base = await start(() => createGunzip(), 64 * 1024)
     // 10 KiB on the wire, 1 MiB once decoded.
-    const res = await send(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(1024 * 1024, 0x20)) })
+    const res = await raw(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(1024 * 1024, 0x20)) })
     expect(res.status).toBe(413)
     expect(t.up.requests).toHaveLength(0)
   })

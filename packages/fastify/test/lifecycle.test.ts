@@ -1,15 +1,12 @@
 import { Bridge, createBridge } from '@aibridge/core'
 import Fastify from 'fastify'
-import { afterEach, expect, it, vi } from 'vitest'
+import { expect, it, vi } from 'vitest'
+import { fixture } from '../../../test/support/fixture.js'
+import { post, raw } from '../../../test/support/http.js'
 import aibridge from '../src/index.js'
-import { A1, A2, listen, post, providers, send, setup } from './helpers.js'
-import { rateLimited } from './upstream.js'
+import { A1, A2, anthropic429, listen, providers } from './helpers.js'
 
-const t = setup()
-const shared: Bridge[] = []
-afterEach(async () => {
-  await Promise.all(shared.splice(0).map((b) => b.close()))
-})
+const t = fixture()
 
 it('decorates the instance with the bridge it created and closes it with the instance', async () => {
   const app = Fastify()
@@ -23,10 +20,9 @@ it('decorates the instance with the bridge it created and closes it with the ins
 })
 
 it('serves a shared bridge from two apps, one pool for both, and never closes it', async () => {
-  const bridge = createBridge({ providers: providers(t.up) })
-  shared.push(bridge)
+  const bridge = t.own(createBridge({ providers: providers(t.up) }))
   const close = vi.spyOn(bridge, 'close')
-  const first = t.own(Fastify())
+  const first = t.host(Fastify())
   await first.register(aibridge, { bridge, prefix: '/ai' })
   const second = Fastify()
   await second.register(aibridge, { bridge, prefix: '/llm' })
@@ -34,7 +30,7 @@ it('serves a shared bridge from two apps, one pool for both, and never closes it
   expect(first.aibridge).toBe(bridge)
 
   // A 429 seen through the first app takes the key out for the second too.
-  t.up.queue(rateLimited)
+  t.up.queue(anthropic429)
   expect((await post(a, '/ai/anthropic/v1/messages', { model: 'm' })).status).toBe(200)
   expect((await post(b, '/llm/anthropic/v1/messages', { model: 'm' })).status).toBe(200)
   expect(t.up.requests.map((r) => r.key)).toEqual([A1, A2, A2])
@@ -45,23 +41,21 @@ it('serves a shared bridge from two apps, one pool for both, and never closes it
 })
 
 it('takes two registrations with different prefixes; the decorator stays the first bridge', async () => {
-  const app = t.own(Fastify())
-  const other = createBridge({ providers: { openai: { keys: ['sk-proj-test-OTHER-eeee5555'], baseURL: t.up.url } } })
-  shared.push(other)
+  const app = t.host(Fastify())
+  const other = t.own(createBridge({ providers: { openai: { keys: ['sk-proj-test-OTHER-eeee5555'], baseURL: t.up.url } } }))
   await app.register(aibridge, { prefix: '/ai', providers: providers(t.up) })
   await app.register(aibridge, { prefix: '/other', bridge: other })
   const base = await listen(app)
   expect(app.aibridge).not.toBe(other)
-  expect((await send(base, '/ai/openai/v1/models')).status).toBe(200)
-  expect((await send(base, '/other/openai/v1/models')).status).toBe(200)
+  expect((await raw(base, '/ai/openai/v1/models')).status).toBe(200)
+  expect((await raw(base, '/other/openai/v1/models')).status).toBe(200)
   // The second bridge has no anthropic provider: that path falls through.
-  expect((await send(base, '/other/anthropic/v1/models')).status).toBe(404)
+  expect((await raw(base, '/other/anthropic/v1/models')).status).toBe(404)
   expect(t.up.requests.map((r) => r.key)).toEqual(['sk-proj-test-PRIMARY-cccc3333', 'sk-proj-test-OTHER-eeee5555'])
 })
 
 it('refuses bad options when the plugin is registered, naming them', async () => {
-  const bridge = createBridge({ providers: providers(t.up) })
-  shared.push(bridge)
+  const bridge = t.own(createBridge({ providers: providers(t.up) }))
   const cases: Array<[object, RegExp]> = [
     [{ prefix: 'ai', providers: providers(t.up) }, /prefix must be '' or a path starting with '\/', got "ai"/],
     [{ bridge, bodyLimit: 1024 }, /bridge cannot be combined with bridge options \(bodyLimit\)/],

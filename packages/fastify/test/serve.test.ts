@@ -1,18 +1,20 @@
 import Fastify from 'fastify'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { fixture } from '../../../test/support/fixture.js'
+import { post, raw } from '../../../test/support/http.js'
+import { json } from '../../../test/support/upstream.js'
 import aibridge from '../src/index.js'
-import { A1, A2, O1, listen, post, providers, send, setup } from './helpers.js'
-import { json, rateLimited } from './upstream.js'
+import { A1, A2, anthropic429, listen, O1, providers } from './helpers.js'
 
-const t = setup()
+const t = fixture()
 
 describe.each([
   { where: 'under /ai', prefix: '/ai' as string | undefined, mount: '/ai' },
   { where: 'at the root', prefix: undefined, mount: '' },
 ])('$where', ({ prefix, mount }) => {
   async function start(): Promise<string> {
-    const app = t.own(Fastify())
+    const app = t.host(Fastify())
     await app.register(aibridge, { prefix, providers: providers(t.up) })
     return listen(app)
   }
@@ -32,18 +34,18 @@ describe.each([
   })
 
   it('fails over on 429 and replays the JSON body byte for byte', async () => {
-    t.up.queue(rateLimited)
+    t.up.queue(anthropic429)
     const base = await start()
     // Whitespace and key order a re-serialized body would lose.
     const sent = '{ "model":"claude",\n  "messages":[{"role":"user","content":"ünïcødé ✓ ' + 'x'.repeat(3000) + '"}],"max_tokens":8 }'
-    const res = await send(base, `${mount}/anthropic/v1/messages`, { headers: { 'content-type': 'application/json' }, body: sent })
+    const res = await raw(base, `${mount}/anthropic/v1/messages`, { headers: { 'content-type': 'application/json' }, body: sent })
     expect(res.status).toBe(200)
     expect(t.up.requests.map((r) => r.key)).toEqual([A1, A2])
     for (const seen of t.up.requests) expect(seen.body.equals(Buffer.from(sent))).toBe(true)
   })
 
   it('replays a multipart body with binary bytes unchanged', async () => {
-    t.up.queue(rateLimited)
+    t.up.queue(anthropic429)
     const base = await start()
     const boundary = 'aibridge-test-boundary'
     const audio = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37) % 256))
@@ -53,7 +55,7 @@ describe.each([
       Buffer.from(`\r\n--${boundary}\r\ncontent-disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n--${boundary}--\r\n`),
     ])
     const contentType = `multipart/form-data; boundary=${boundary}`
-    const res = await send(base, `${mount}/openai/v1/audio/transcriptions`, { headers: { 'content-type': contentType }, body: sent })
+    const res = await raw(base, `${mount}/openai/v1/audio/transcriptions`, { headers: { 'content-type': contentType }, body: sent })
     expect(res.status).toBe(200)
     expect(t.up.requests).toHaveLength(2)
     for (const seen of t.up.requests) {
@@ -63,10 +65,10 @@ describe.each([
   })
 
   it('replays a gzip-encoded body as sent, Content-Encoding included', async () => {
-    t.up.queue(rateLimited)
+    t.up.queue(anthropic429)
     const base = await start()
     const sent = gzipSync(JSON.stringify({ model: 'claude', messages: [{ role: 'user', content: 'z'.repeat(2000) }] }))
-    const res = await send(base, `${mount}/anthropic/v1/messages`, { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: sent })
+    const res = await raw(base, `${mount}/anthropic/v1/messages`, { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: sent })
     expect(res.status).toBe(200)
     expect(t.up.requests).toHaveLength(2)
     for (const seen of t.up.requests) {
@@ -77,9 +79,9 @@ describe.each([
 
   it('serves every method, a body-less GET included', async () => {
     const base = await start()
-    const get = await send(base, `${mount}/openai/v1/models`)
-    const head = await send(base, `${mount}/openai/v1/models`, { method: 'HEAD' })
-    const del = await send(base, `${mount}/openai/v1/files/file-1`, { method: 'DELETE' })
+    const get = await raw(base, `${mount}/openai/v1/models`)
+    const head = await raw(base, `${mount}/openai/v1/models`, { method: 'HEAD' })
+    const del = await raw(base, `${mount}/openai/v1/files/file-1`, { method: 'DELETE' })
     expect([get.status, head.status, del.status]).toEqual([200, 200, 200])
     expect(get.json()).toEqual({ ok: true })
     expect(t.up.requests.map((r) => [r.method, r.url, r.key])).toEqual([
@@ -91,7 +93,7 @@ describe.each([
 
   it('refuses a hostile path with a provider-shaped 400 and no upstream call', async () => {
     const base = await start()
-    const res = await send(base, `${mount}/openai/v1/%2e%2e/admin`)
+    const res = await raw(base, `${mount}/openai/v1/%2e%2e/admin`)
     expect(res.status).toBe(400)
     expect(res.json().error.type).toBe('invalid_request_error')
     expect(t.up.requests).toHaveLength(0)
@@ -99,7 +101,7 @@ describe.each([
 })
 
 it('takes the prefix of the context it is registered in into account', async () => {
-  const app = t.own(Fastify())
+  const app = t.host(Fastify())
   await app.register(
     async (v2) => {
       await v2.register(aibridge, { prefix: '/ai/', providers: providers(t.up) })
@@ -107,7 +109,7 @@ it('takes the prefix of the context it is registered in into account', async () 
     { prefix: '/v2' },
   )
   const base = await listen(app)
-  const res = await send(base, '/v2/ai/openai/v1/models?limit=1')
+  const res = await raw(base, '/v2/ai/openai/v1/models?limit=1')
   expect(res.status).toBe(200)
   expect(t.up.requests.map((r) => r.url)).toEqual(['/v1/models?limit=1'])
 })

@@ -1,43 +1,33 @@
 /** The answer reaches the client as the provider (or the bridge) gave it: Koa fills in and strips nothing. */
-import { aibridge, type Bridge } from '@aibridge/koa'
 import Koa from 'koa'
-import { afterEach, beforeEach, expect, it } from 'vitest'
-import { anthropicAt, rawRequest, serve, type Served } from './helpers.js'
-import { answer, rateLimited, startUpstream, type Upstream } from './upstream.js'
+import { beforeEach, expect, it } from 'vitest'
+import { raw } from '../../../test/support/http.js'
+import { rateLimited, verbatim } from '../../../test/support/upstream.js'
+import { setup } from './helpers.js'
 
-let upstream: Upstream
-let served: Served
-let bridge: Bridge
-let url: string
+const PATH = '/ai/anthropic/v1/messages'
+const post = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }
+
+const t = setup()
+let origin: string
 
 beforeEach(async () => {
-  upstream = await startUpstream()
   const app = new Koa()
   // A header set by an earlier middleware, as CORS or request-id middleware would.
   app.use(async (ctx, next) => {
     ctx.set('x-host-header', 'kept')
     await next()
   })
-  const mw = aibridge(anthropicAt(upstream.baseURL), { prefix: '/ai' })
-  bridge = mw.bridge
-  app.use(mw)
-  served = await serve(app)
-  url = `${served.origin}/ai/anthropic/v1/messages`
+  app.use(t.aibridge({}, { prefix: '/ai' }))
+  origin = await t.serveApp(app)
 })
-afterEach(async () => {
-  await served.close()
-  await bridge.close()
-  await upstream.close()
-})
-
-const post = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }
 
 it("keeps the provider's headers, Content-Length included, and the host's own", async () => {
   const body = JSON.stringify({ id: 'msg_1', content: [{ type: 'text', text: 'hi' }] })
-  upstream.script(
-    answer(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'request-id': 'req_abc', 'anthropic-ratelimit-requests-remaining': '41', 'x-custom': 'v' }, body),
+  t.up.queue(
+    verbatim(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'request-id': 'req_abc', 'anthropic-ratelimit-requests-remaining': '41', 'x-custom': 'v' }, body),
   )
-  const res = await rawRequest(url, post)
+  const res = await raw(origin, PATH, post)
   expect(res.status).toBe(200)
   expect(res.headers['content-type']).toBe('application/json; charset=utf-8')
   expect(res.headers['content-length']).toBe(String(Buffer.byteLength(body)))
@@ -50,8 +40,8 @@ it("keeps the provider's headers, Content-Length included, and the host's own", 
 })
 
 it('adds no Content-Type when the provider sent none', async () => {
-  upstream.script(answer(200, { 'x-custom': 'bare' }, 'plain bytes'))
-  const res = await rawRequest(url, post)
+  t.up.queue(verbatim(200, { 'x-custom': 'bare' }, 'plain bytes'))
+  const res = await raw(origin, PATH, post)
   expect(res.status).toBe(200)
   expect(res.headers['x-custom']).toBe('bare')
   expect(res.headers['content-type']).toBeUndefined()
@@ -60,18 +50,18 @@ it('adds no Content-Type when the provider sent none', async () => {
 
 it('passes a 502 from the provider through with its body and headers', async () => {
   const body = JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'bad gateway upstream' } })
-  upstream.script(answer(502, { 'content-type': 'application/json', 'x-should-retry': 'true' }, body))
-  const res = await rawRequest(url, post)
+  t.up.queue(verbatim(502, { 'content-type': 'application/json', 'x-should-retry': 'true' }, body))
+  const res = await raw(origin, PATH, post)
   expect(res.status).toBe(502)
   expect(res.headers['x-should-retry']).toBe('true')
   expect(res.headers['content-type']).toBe('application/json')
   expect(res.body.toString('utf8')).toBe(body)
-  expect(upstream.requests).toHaveLength(1)
+  expect(t.up.requests).toHaveLength(1)
 })
 
 it("answers the bridge's own 429, with its Retry-After and provider-shaped body, when every key is cooling", async () => {
-  upstream.script(rateLimited(7), rateLimited(3))
-  const res = await rawRequest(url, post)
+  t.up.queue(rateLimited({ 'retry-after': '7' }, 'anthropic'), rateLimited({ 'retry-after': '3' }, 'anthropic'))
+  const res = await raw(origin, PATH, post)
   expect(res.status).toBe(429)
   expect(res.headers['retry-after']).toBe('3')
   expect(res.headers['content-type']).toBe('application/json')
@@ -82,8 +72,8 @@ it("answers the bridge's own 429, with its Retry-After and provider-shaped body,
 })
 
 it('passes a 204 through with no body and no framing Koa made up', async () => {
-  upstream.script(answer(204, { 'request-id': 'req_204' }))
-  const res = await rawRequest(url, { method: 'DELETE' })
+  t.up.queue(verbatim(204, { 'request-id': 'req_204' }))
+  const res = await raw(origin, PATH, { method: 'DELETE' })
   expect(res.status).toBe(204)
   expect(res.headers['request-id']).toBe('req_204')
   expect(res.headers['content-type']).toBeUndefined()
@@ -91,11 +81,11 @@ it('passes a 204 through with no body and no framing Koa made up', async () => {
 })
 
 it("answers HEAD with the provider's headers and no body", async () => {
-  upstream.script(answer(200, { 'content-type': 'application/json', 'content-length': 1234, 'request-id': 'req_head' }))
-  const res = await rawRequest(url, { method: 'HEAD' })
+  t.up.queue(verbatim(200, { 'content-type': 'application/json', 'content-length': 1234, 'request-id': 'req_head' }))
+  const res = await raw(origin, PATH, { method: 'HEAD' })
   expect(res.status).toBe(200)
   expect(res.headers['content-length']).toBe('1234')
   expect(res.headers['request-id']).toBe('req_head')
   expect(res.body.length).toBe(0)
-  expect(upstream.requests[0]!.method).toBe('HEAD')
+  expect(t.up.requests[0]!.method).toBe('HEAD')
 })

@@ -1,46 +1,21 @@
-import { afterEach, beforeEach } from 'vitest'
-import type { Bridge, BridgeOptions } from '../../src/index.js'
+import { fixture, type Fixture } from '../../../../test/support/fixture.js'
+import type { BridgeOptions } from '../../src/index.js'
 import { startBridge, type Running } from './bridge.js'
-import { startUpstream, type Upstream } from './upstream.js'
 
-export interface Harness {
-  /** A fresh scripted upstream for each test. */
-  readonly up: Upstream
+export interface Harness extends Fixture {
   /** Starts a bridge behind a plain node:http app; closed after the test. */
   start(options: BridgeOptions, serve?: Parameters<typeof startBridge>[1]): Promise<Running>
-  /** Registers a bridge-like resource to close after the test. */
-  own(bridge: Bridge): void
 }
 
-/** Per-test upstream and bridges, torn down host first, then upstream (so held requests end), then bridges. */
+/** The shared per-test fixture, plus bridges served by a plain node:http app. */
 export function harness(): Harness {
-  let up: Upstream | undefined
-  let running: Running[] = []
-  let owned: Bridge[] = []
-  beforeEach(async () => {
-    up = await startUpstream()
-  })
-  afterEach(async () => {
-    const hosts = running
-    const bridges = owned
-    running = []
-    owned = []
-    await Promise.all(hosts.map((r) => r.closeHost()))
-    await up?.close()
-    await Promise.all([...hosts.map((r) => r.bridge.close()), ...bridges.map((b) => b.close())])
-  })
-  return {
-    get up() {
-      if (!up) throw new Error('no upstream outside a test')
-      return up
-    },
-    async start(options, serve) {
+  const f = fixture()
+  return Object.assign(f, {
+    async start(options: BridgeOptions, serve?: Parameters<typeof startBridge>[1]) {
       const r = await startBridge(options, serve)
-      running.push(r)
+      f.host({ close: () => r.closeHost() })
+      f.own(r.bridge)
       return r
     },
-    own(bridge) {
-      owned.push(bridge)
-    },
-  }
+  })
 }

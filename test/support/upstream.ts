@@ -1,5 +1,8 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+/** A scripted stand-in for a provider, shared by every package's tests: it records what it received and answers as each test scripts. */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
+import { expect } from 'vitest'
+import { closeServer, listen } from './http.js'
+import { within } from './wait.js'
 
 /** What the scripted upstream received for one request. */
 export interface Seen {
@@ -26,12 +29,13 @@ export interface Upstream {
   /** `http://127.0.0.1:PORT`. */
   url: string
   requests: Seen[]
-  /** The script for every request not taken by `queue`. Default: 200 `{"ok":true}`. */
+  /** The script for every request not taken by `queue`. Default: the one given to `startUpstream`. */
   handle(script: Script): void
   /** Scripts for the next requests, one each, in arrival order. */
   queue(...scripts: Script[]): void
   /** Resolves once `n` requests have arrived in total. */
   waitFor(n: number, timeoutMs?: number): Promise<Seen[]>
+  /** Closes every open exchange, held ones included, and stops listening. */
   close(): Promise<void>
 }
 
@@ -44,13 +48,12 @@ function credentialOf(headers: IncomingHttpHeaders): string | undefined {
 }
 
 /** A node:http server on 127.0.0.1:0 whose answer to each request the test scripts. */
-export async function startUpstream(): Promise<Upstream> {
+export async function startUpstream(fallback: Script = json(200, { ok: true })): Promise<Upstream> {
   const requests: Seen[] = []
   const queued: Script[] = []
-  let fallback: Script = json(200, { ok: true })
   const waiters: Array<() => void> = []
 
-  const server: Server = createServer((req, res) => {
+  const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
@@ -81,11 +84,10 @@ export async function startUpstream(): Promise<Upstream> {
     })
   })
   server.keepAliveTimeout = 60_000
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
+  const url = await listen(server)
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     handle(script) {
       fallback = script
@@ -104,14 +106,27 @@ export async function startUpstream(): Promise<Upstream> {
       }
       return requests
     },
-    async close() {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
+    close: () => closeServer(server),
   }
 }
 
+/** Runs `leave` (the client going away) and expects the upstream exchange `seen` aborted, not finished, within a second. */
+export async function expectAbortedBy(seen: Seen, leave: () => void): Promise<void> {
+  const leftAt = Date.now()
+  leave()
+  const closedAt = await within(seen.closed, 1000, 'abort seen by the upstream')
+  expect(seen.aborted).toBe(true)
+  expect(closedAt - leftAt).toBeLessThan(1000)
+}
+
 // ---- Scripts -------------------------------------------------------------------------------
+
+/** Any status, headers and body, sent exactly as given (no content-type or length added). */
+export function verbatim(status: number, headers: OutgoingHttpHeaders, body?: string | Buffer): Script {
+  return (_seen, res) => {
+    res.writeHead(status, headers).end(body)
+  }
+}
 
 export function json(status: number, body: unknown, headers: Record<string, string | string[]> = {}): Script {
   return (_seen, res) => {
@@ -126,12 +141,39 @@ export function text(status: number, body: string | Buffer, headers: Record<stri
   }
 }
 
+/** 200 JSON naming the credential it was called with and echoing the body it received. */
+export const echoKey: Script = (seen, res) => {
+  const body = JSON.stringify({ type: 'message', key: seen.key ?? null, received: seen.body.toString('utf8') })
+  res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_upstream_1' }).end(body)
+}
+
+/** POSTs a small JSON body to `url` and returns the key `echoKey` says served it. */
+export async function keyServing(url: string): Promise<string> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { key: string }).key
+}
+
 /** Never answers; the exchange stays open until the client or the test closes it. */
 export const hang: Script = () => {}
 
 /** Closes the connection without any response. */
 export const reset: Script = (_seen, res) => {
   res.socket?.destroy()
+}
+
+/** Sends the head, then each of `parts` a moment apart, then kills the connection without ending the response. */
+export function dieAfter(headers: OutgoingHttpHeaders, ...parts: Array<string | Buffer>): Script {
+  return async (_seen, res) => {
+    res.writeHead(200, headers)
+    res.flushHeaders()
+    await new Promise((r) => setTimeout(r, 10))
+    for (const p of parts) {
+      res.write(p)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    res.socket?.destroy()
+  }
 }
 
 /** Answers according to the credential the request carried (`'*'` for any other). */
@@ -155,14 +197,20 @@ export function rateLimited(headers: Record<string, string> = {}, dialect: 'anth
   return json(429, body, headers)
 }
 
-/** Sends SSE events. With `hold`, waits for it after the first event before sending the rest. */
+/**
+ * Sends SSE events. With `hold`, waits for it after the first event before sending the rest
+ * (unless the exchange was closed meanwhile).
+ */
 export function sse(events: string[], options: { hold?: Promise<unknown>; headers?: Record<string, string> } = {}): Script {
   return async (_seen, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', ...options.headers })
     res.flushHeaders()
     for (let i = 0; i < events.length; i++) {
       res.write(events[i])
-      if (i === 0 && options.hold) await options.hold
+      if (i === 0 && options.hold) {
+        await options.hold
+        if (res.destroyed) return
+      }
     }
     res.end()
   }
