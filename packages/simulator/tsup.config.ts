@@ -1,12 +1,9 @@
 import { defineConfig } from 'tsup'
+import { packageBuild } from '../../tsup.base.js'
 
 export default defineConfig({
+  ...packageBuild,
   entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm', 'cjs'],
   // The CLI is a program, not an API: only the library gets declarations.
   dts: { entry: 'src/index.ts' },
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'node',
 })

@@ -1,22 +1,8 @@
 import { createBridge, isBridge, type Bridge, type BridgeOptions } from '@aibridge/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
-export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
-export type {
-  BridgeOptions,
-  BridgeResponse,
-  ByokMode,
-  CooldownDefaults,
-  InterceptionRecord,
-  KeyOrder,
-  KeyState,
-  KeyStateStore,
-  Logger,
-  Outcome,
-  ProviderOptions,
-  ProviderType,
-  TimeoutOptions,
-} from '@aibridge/core'
+// Everything a user of this adapter needs from the engine, from one import.
+export * from '@aibridge/core'
 
 /** Express middleware serving a bridge; `.bridge` is the bridge behind it (for `keyStates()`, `resetKey()`, `close()`). */
 export type AibridgeMiddleware = RequestHandler & { readonly bridge: Bridge }

@@ -2,22 +2,8 @@ import { AibridgeOptionError, createBridge, isBridge, isEventStream, mountPrefix
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
-export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
-export type {
-  BridgeOptions,
-  BridgeResponse,
-  ByokMode,
-  CooldownDefaults,
-  InterceptionRecord,
-  KeyOrder,
-  KeyState,
-  KeyStateStore,
-  Logger,
-  Outcome,
-  ProviderOptions,
-  ProviderType,
-  TimeoutOptions,
-} from '@aibridge/core'
+// Everything a user of this adapter needs from the engine, from one import.
+export * from '@aibridge/core'
 
 interface MountOptions {
   /**

@@ -1,22 +1,8 @@
 import { AibridgeOptionError, createBridge, isBridge, isEventStream, mountPrefix, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
 import type { Context, Middleware, Next } from 'koa'
 
-export { Bridge, createBridge, maskKey, fingerprint, isEventStream, AibridgeKeyNotFoundError, AibridgeOptionError } from '@aibridge/core'
-export type {
-  BridgeOptions,
-  BridgeResponse,
-  ByokMode,
-  CooldownDefaults,
-  InterceptionRecord,
-  KeyOrder,
-  KeyState,
-  KeyStateStore,
-  Logger,
-  Outcome,
-  ProviderOptions,
-  ProviderType,
-  TimeoutOptions,
-} from '@aibridge/core'
+// Everything a user of this adapter needs from the engine, from one import.
+export * from '@aibridge/core'
 
 export interface AibridgeKoaOptions {
   /**
