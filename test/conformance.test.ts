@@ -189,7 +189,7 @@ const scenarios: Scenario[] = [
     name: 'refuses hostile paths with 400 and no upstream call',
     async run(ctx) {
       const prefix = new URL(ctx.mounted.baseURL).pathname.replace(/\/$/, '')
-      for (const hostile of ['/v1/../admin', '/v1/%2e%2e/admin', '/v1/%2E./x', '/v1%2fmessages', '/v1/..%2fx', '/v1\\..\\x', '//evil.example/v1']) {
+      for (const hostile of ['/v1/../admin', '/v1/%2e%2e/admin', '/v1/%2E./x', '/v1%2fmessages', '/v1/..%2fx', '/v1/a%0d%0aX-Injected:%201', '/v1\\..\\x', '//evil.example/v1']) {
         const res = await raw(ctx.mounted.baseURL, `${prefix}/anthropic${hostile}`)
         expect(res.status, hostile).toBe(400)
         expect(res.json().error.type, hostile).toBe('invalid_request_error')

@@ -30,6 +30,12 @@ const HOSTILE = [
   '/openai/%252e%252e/admin',
   '/openai/v1/models%00',
   '/openai/v1/models%00.json',
+  // Encoded control characters: header injection at a decoding upstream.
+  '/openai/v1/a%0d%0aX-Injected:%201',
+  '/openai/v1/a%0A',
+  '/openai/v1/%09models',
+  '/openai/v1/models%1f',
+  '/openai/v1/models%7F',
 ]
 
 describe('hostile paths get 400 and make no upstream call', () => {

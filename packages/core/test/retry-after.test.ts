@@ -14,7 +14,7 @@ const K2 = testKey('ra2')
 async function cooldownFor(
   headers: Record<string, string>,
   provider: 'openai' | 'anthropic' = 'openai',
-  cooldowns: { rateLimitMs?: number } = {},
+  cooldowns: { rateLimitMs?: number; maxMs?: number } = {},
 ): Promise<{ cooldownMs: number; status: number }> {
   const store = recordingStore()
   const b = await h.start({ providers: { [provider]: { keys: [K1, K2], baseURL: h.up.url } }, store, cooldowns })
@@ -107,6 +107,11 @@ describe('the cooldown a 429 gets, through real sockets', () => {
 
   test('no header: cooldowns.rateLimitMs', async () => {
     expect((await cooldownFor({}, 'openai', { rateLimitMs: 4_000 })).cooldownMs).toBe(4_000)
+  })
+
+  test('a bogus wait is capped at 24 h, or at cooldowns.maxMs', async () => {
+    expect((await cooldownFor({ 'retry-after': '999999999999' })).cooldownMs).toBe(86_400_000)
+    expect((await cooldownFor({ 'retry-after-ms': '90000' }, 'anthropic', { maxMs: 30_000 })).cooldownMs).toBe(30_000)
   })
 
   test('unparseable values in every header fall back to the default and the request still fails over', async () => {
