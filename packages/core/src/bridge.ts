@@ -300,7 +300,7 @@ export class Bridge {
       if (err instanceof ClientGoneError) return this.#gone(ex)
       throw err
     }
-    if (body.length > this.#options.bodyLimit) return this.#tooLarge(ex)
+    if (body.length > limit) return this.#tooLarge(ex)
 
     const baseHeaders = upstreamRequestHeaders(req.headers, !byok, fromHost)
     const method = ex.record.method

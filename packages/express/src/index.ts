@@ -32,3 +32,5 @@ export function aibridge(optionsOrBridge: BridgeOptions | Bridge): AibridgeMiddl
   }
   return Object.assign(middleware, { bridge }) as AibridgeMiddleware
 }
+
+export default aibridge

@@ -69,3 +69,5 @@ export function aibridge(optionsOrBridge: BridgeOptions | Bridge, options: Aibri
   }
   return Object.assign(middleware, { bridge }) as AibridgeMiddleware
 }
+
+export default aibridge
