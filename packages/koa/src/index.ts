@@ -58,8 +58,19 @@ export function aibridge(optionsOrBridge: BridgeOptions | Bridge, options: Aibri
   if (typeof options !== 'object' || options === null) {
     throw new AibridgeOptionError(`the second argument must be { prefix }, got ${JSON.stringify(options)}: use aibridge(options, { prefix: '/ai' })`)
   }
-  const prefix = mountPrefix(options.prefix)
-  const bridge = isBridge(optionsOrBridge) ? optionsOrBridge : createBridge(optionsOrBridge)
+  let bridge: Bridge
+  let prefixOption = options.prefix
+  if (isBridge(optionsOrBridge)) bridge = optionsOrBridge
+  else {
+    // `aibridge({ prefix, ...options })`, the Fastify habit, mounts where it says too.
+    const { prefix: inline, ...bridgeOptions } = optionsOrBridge as BridgeOptions & AibridgeKoaOptions
+    if (inline !== undefined && prefixOption !== undefined && inline !== prefixOption) {
+      throw new AibridgeOptionError(`prefix is given twice, as ${JSON.stringify(inline)} and ${JSON.stringify(prefixOption)}`)
+    }
+    prefixOption ??= inline
+    bridge = createBridge(bridgeOptions)
+  }
+  const prefix = mountPrefix(prefixOption)
   const middleware = async (ctx: Context, next: Next): Promise<void> => {
     // ctx.url, not ctx.path: the raw path and query, as koa-mount left them.
     const path = below(ctx.url, prefix)

@@ -98,6 +98,22 @@ describe('the prefix', () => {
     expect(t.up.requests).toHaveLength(1)
   })
 
+  it('may also be given inside the options, as Fastify users write it', async () => {
+    const app = new Koa()
+    const mw = aibridge({ ...anthropicAt(t.up.url), prefix: '/gw' } as Parameters<typeof aibridge>[0])
+    t.own(mw.bridge)
+    app.use(mw)
+    app.use((ctx) => {
+      ctx.status = 418
+    })
+    const origin = await t.serveApp(app)
+    const res = await fetch(`${origin}/gw/anthropic/v1/messages`, { method: 'POST', body: '{}' })
+    expect(res.status).toBe(200)
+    expect(t.up.requests).toHaveLength(1)
+    expect((await fetch(`${origin}/anthropic/v1/messages`, { method: 'POST', body: '{}' })).status).toBe(418)
+    expect(() => aibridge({ ...anthropicAt(t.up.url), prefix: '/a' } as Parameters<typeof aibridge>[0], { prefix: '/b' })).toThrow('prefix is given twice')
+  })
+
   it('is validated when the middleware is created, with a message naming it', () => {
     expect(() => aibridge(anthropicAt('http://127.0.0.1:9'), { prefix: 'ai' })).toThrow(AibridgeOptionError)
     expect(() => aibridge(anthropicAt('http://127.0.0.1:9'), { prefix: 'ai' })).toThrow(`prefix must be '' or a path starting with '/', got "ai"`)
