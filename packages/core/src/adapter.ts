@@ -18,3 +18,20 @@ export function mountPrefix(value: unknown): string {
   }
   return value.replace(/\/+$/, '')
 }
+
+/** The path below `prefix` (as given by `mountPrefix`), query included; undefined when the URL is not under it. */
+export function pathBelow(url: string, prefix: string): string | undefined {
+  if (prefix === '') return url
+  if (!url.startsWith(prefix)) return undefined
+  const rest = url.slice(prefix.length)
+  if (rest === '' || rest[0] === '?') return '/' + rest
+  return rest[0] === '/' ? rest : undefined
+}
+
+/**
+ * What to give `dispatch` as the body a host parser read: the raw bytes when the host kept them
+ * (Express `verify` → `req.rawBody`, koa-bodyparser's `ctx.request.rawBody`), else the parsed value.
+ */
+export function hostBody(rawBody: unknown, parsedBody: unknown): unknown {
+  return Buffer.isBuffer(rawBody) || typeof rawBody === 'string' ? rawBody : parsedBody
+}

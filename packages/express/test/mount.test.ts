@@ -1,5 +1,5 @@
 /** Mounting: under a prefix and at the root, failover with body replay, and falling through to the host's routes. */
-import { aibridge, type Bridge } from '@aibridge/express'
+import { aibridge, type Bridge, type BridgeOptions } from '@aibridge/express'
 import type { ErrorRequestHandler } from 'express'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { rateLimited } from '../../../test/support/upstream.js'
@@ -78,6 +78,22 @@ describe.each(flavours)('$name', ({ express }) => {
     const res = await fetch(`${origin}/anthropic/v1/messages`, { method: 'POST', body: '{}' })
     expect(res.status).toBe(418)
     expect(t.up.requests).toHaveLength(0)
+  })
+
+  it('serves below a prefix given in the options when mounted at the root', async () => {
+    const app = express()
+    app.use(t.aibridge({ prefix: '/gw' } as Partial<BridgeOptions>))
+    app.use((_req, res) => {
+      res.status(418).send('app')
+    })
+    const origin = await t.serve(app)
+    const res = await fetch(`${origin}/gw/anthropic/v1/messages?q=1`, { method: 'POST', body: '{}' })
+    expect(res.status).toBe(200)
+    expect(t.up.requests.map((r) => r.url)).toEqual(['/v1/messages?q=1'])
+    for (const outside of ['/anthropic/v1/messages', '/gwx/anthropic/v1/messages']) {
+      expect((await fetch(`${origin}${outside}`, { method: 'POST', body: '{}' })).status, outside).toBe(418)
+    }
+    expect(t.up.requests).toHaveLength(1)
   })
 
   it("passes an error to the app's error handler when nothing was sent yet", async () => {

@@ -1,4 +1,4 @@
-import { AibridgeOptionError, createBridge, isBridge, isEventStream, mountPrefix, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, hostBody, isBridge, isEventStream, mountPrefix, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
 import type { Context, Middleware, Next } from 'koa'
 
 // Everything a user of this adapter needs from the engine, from one import.
@@ -15,25 +15,6 @@ export interface AibridgeKoaOptions {
 
 /** Koa middleware serving a bridge; `.bridge` is the bridge behind it (for `keyStates()`, `resetKey()`, `close()`). */
 export type AibridgeMiddleware = Middleware & { readonly bridge: Bridge }
-
-/** The path below `prefix`, query included, or undefined when the URL is not under it. */
-function below(url: string, prefix: string): string | undefined {
-  if (prefix === '') return url
-  if (!url.startsWith(prefix)) return undefined
-  const rest = url.slice(prefix.length)
-  if (rest === '' || rest[0] === '?') return '/' + rest
-  return rest[0] === '/' ? rest : undefined
-}
-
-/**
- * The body a host parser already read. `koa-bodyparser` and `@koa/bodyparser` keep the text they
- * parsed as `ctx.request.rawBody`: the client's bytes, where a parsed object can only be re-serialized.
- */
-function hostBody(ctx: Context): unknown {
-  const request = ctx.request as { rawBody?: unknown; body?: unknown }
-  const raw = request.rawBody
-  return Buffer.isBuffer(raw) || typeof raw === 'string' ? raw : request.body
-}
 
 function send(ctx: Context, { status, headers, body }: BridgeResponse): void {
   ctx.status = status
@@ -73,8 +54,10 @@ export function aibridge(optionsOrBridge: BridgeOptions | Bridge, options: Aibri
   const prefix = mountPrefix(prefixOption)
   const middleware = async (ctx: Context, next: Next): Promise<void> => {
     // ctx.url, not ctx.path: the raw path and query, as koa-mount left them.
-    const path = below(ctx.url, prefix)
-    const response = path === undefined ? undefined : await bridge.dispatch(ctx.req, ctx.res, { path, body: hostBody(ctx) })
+    const path = pathBelow(ctx.url, prefix)
+    const request = ctx.request as { rawBody?: unknown; body?: unknown }
+    const body = hostBody(request.rawBody, request.body)
+    const response = path === undefined ? undefined : await bridge.dispatch(ctx.req, ctx.res, { path, body })
     if (!response) return next()
     send(ctx, response)
   }
