@@ -1,6 +1,7 @@
 // The examples and the demo, as a user runs them: no provider keys in the environment, so each
 // example starts the simulator; the demo runs as its own process (`node examples/demo/demo.mjs`).
 import { spawn, type ChildProcess } from 'node:child_process'
+import { request, type IncomingMessage } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { anthropicClient, openaiClient } from './support/clients.js'
@@ -136,6 +137,48 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       child.kill('SIGTERM')
     }
     expect(await exited(child)).toBe(0)
+  })
+})
+
+/** Starts a long streamed answer and stops reading it once the headers are in: a paused client. */
+function pausedStream(url: string): Promise<IncomingMessage> {
+  const prompt = 'word '.repeat(200_000)
+  const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: prompt }] })
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/ai/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.pause()
+      res.on('error', () => {})
+      resolve(res)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+describe.each(['express', 'koa', 'fastify'])('examples/%s on SIGTERM', (name) => {
+  it('exits promptly and cleanly while a client is paused mid-stream', async () => {
+    const child = run([`examples/${name}/server.mjs`], childEnv({ PORT: '0' }))
+    let res: IncomingMessage | undefined
+    try {
+      const [, url] = await waitForOutput(child, /OpenAI SDK baseURL: +(http:\/\/127\.0\.0\.1:\d+)\/ai\/openai/)
+      res = await pausedStream(url!)
+      expect(res.statusCode).toBe(200)
+      // Let the stream back up against the paused client.
+      await new Promise((r) => setTimeout(r, 300))
+      const t0 = Date.now()
+      child.kill('SIGTERM')
+      const code = await Promise.race([exited(child), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000))])
+      expect(code, child.output()).toBe(0)
+      // Well under the 5 s a process manager usually waits before SIGKILL.
+      expect(Date.now() - t0).toBeLessThan(5000)
+      await waitForOutput(child, /openai POST \/v1\/chat\/completions status=200 outcome=client_aborted/)
+      // No stack trace, no key.
+      expect(child.output()).not.toMatch(/\n\s+at /)
+      expect(child.output()).not.toContain('simulated-key')
+    } finally {
+      res?.destroy()
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
   })
 })
 

@@ -13,7 +13,10 @@ import { startExample } from '../shared/start.mjs'
 
 /** The app: aibridge under /ai, and one route of its own. */
 async function serve({ providers, onRecord, port, host }) {
-  const app = Fastify()
+  // forceCloseConnections: close() also ends responses still streaming (a client reading slowly, a
+  // long generation), so Ctrl-C and SIGTERM stop the app at once; each such request is recorded as
+  // client_aborted and its upstream request aborted.
+  const app = Fastify({ forceCloseConnections: true })
   try {
     await app.register(aibridge, {
       prefix: '/ai',

@@ -258,7 +258,7 @@ export class Bridge {
       response = await this.#serve(ex, target, options)
     } catch (err) {
       this.#logger.error({ provider: provider.config.name, err: describe(err) }, 'aibridge: internal error')
-      ex.settle('transport_error')
+      ex.settle('internal_error')
       response = errorResponse(provider.config.dialect, 500, 'internal', 'internal error in the gateway')
     }
     ex.record.status = ex.clientGone ? null : response.status
@@ -272,6 +272,10 @@ export class Bridge {
     const { dialect } = config
     const { req } = ex
 
+    if (this.#closed) {
+      ex.settle('rejected')
+      return errorResponse(dialect, 503, 'unavailable', 'the gateway is shutting down', { connection: 'close' })
+    }
     const hostile = hostilePath(target)
     if (hostile) {
       ex.settle('rejected')
@@ -474,6 +478,9 @@ export class Bridge {
 
   /** Puts a key back into service, by id or hint. Throws when none or several keys match. */
   resetKey(provider: string, idOrHint: string): void {
+    if (typeof provider !== 'string' || typeof idOrHint !== 'string') {
+      throw new AibridgeKeyNotFoundError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
+    }
     const p = this.#providers.get(provider)
     if (!p) throw new AibridgeKeyNotFoundError(`no provider named '${provider}'`)
     const found = p.pool.find(idOrHint)
@@ -494,7 +501,12 @@ export class Bridge {
     if (this.#closed) return
     this.#closed = true
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()))
-    await this.#store.close?.()
+    // A store that fails to close (its connection already gone, say) must not fail the host's shutdown.
+    try {
+      await this.#store.close?.()
+    } catch (err) {
+      this.#logger.error({ err: describe(err) }, 'aibridge: key store failed to close')
+    }
   }
 }
 

@@ -14,6 +14,8 @@ export type Outcome =
   | 'client_aborted'
   /** The upstream died or stalled mid-body; the client saw an error, not a clean end. */
   | 'truncated'
+  /** aibridge itself failed (a `byok` function or a store threw, a bug); 500, details in the error log. */
+  | 'internal_error'
   /** aibridge refused the request itself (hostile path, body too large, missing credential); no upstream call. */
   | 'rejected'
 

@@ -173,6 +173,23 @@ describe('byok as a function', () => {
     // Only asked when the request carries a credential.
     expect(asked).toEqual(['openai', 'openai'])
   })
+
+  test('a function that throws gives 500 in the provider shape, outcome internal_error, logged without the credential', async () => {
+    const b = await h.start({
+      byok: () => {
+        throw new Error('tenant lookup failed')
+      },
+      providers: { openai: { keys: [P1], baseURL: h.up.url } },
+    })
+    const r = await post(b.url, '/openai/v1/x', {}, { authorization: `Bearer ${CLIENT}` })
+    expect(r.status).toBe(500)
+    expect(r.json()).toMatchObject({ error: { type: 'server_error', code: 'internal_error' } })
+    expect(h.up.requests).toHaveLength(0)
+    const [record] = await b.waitForRecords(1)
+    expect(record).toMatchObject({ outcome: 'internal_error', status: 500, attempts: 0 })
+    expect(b.logs.join('\n')).toContain('tenant lookup failed')
+    expect(b.logs.join('\n')).not.toContain(CLIENT)
+  })
 })
 
 describe('centralized requests never forward client credential headers', () => {

@@ -138,6 +138,15 @@ describe('resetKey', () => {
     expect(() => bridge.resetKey('openai', 'sk-x...nope')).toThrow(AibridgeKeyNotFoundError)
   })
 
+  test('arguments that are not strings throw AibridgeKeyNotFoundError, not a TypeError', () => {
+    const bridge = bridgeWith([K1])
+    const untyped = bridge.resetKey.bind(bridge) as (provider: unknown, idOrHint: unknown) => void
+    for (const [provider, idOrHint] of [['openai', undefined], ['openai', null], ['openai', 3], [undefined, maskKey(K1)], [{}, maskKey(K1)]]) {
+      expect(() => untyped(provider, idOrHint), `${String(provider)}, ${String(idOrHint)}`).toThrow(AibridgeKeyNotFoundError)
+    }
+    expect(() => untyped('openai', undefined)).toThrow('resetKey(provider, idOrHint) takes two strings, got string and undefined')
+  })
+
   test('a key passed instead of an id or hint is never echoed in the error', () => {
     const bridge = bridgeWith([K1])
     expect(() => bridge.resetKey('openai', K2)).toThrow(AibridgeKeyNotFoundError)

@@ -55,3 +55,34 @@ test('two bridges sharing a store share key state', async () => {
   await post(c.url, '/openai/v1/x', {})
   expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K2])
 })
+
+test('close() resolves when the store fails to close, and logs that at error level', async () => {
+  const b = await h.start({
+    providers: { openai: { keys: [K1], baseURL: h.up.url } },
+    store: Object.assign(new MemoryKeyStore(), {
+      close: () => Promise.reject(new Error('connection already closed')),
+    }),
+  })
+  await expect(b.bridge.close()).resolves.toBeUndefined()
+  const line = b.logs.map((l) => JSON.parse(l) as { level: number; msg: string; err?: string }).find((l) => l.msg === 'aibridge: key store failed to close')
+  expect(line).toMatchObject({ level: 50, err: 'Error: connection already closed' })
+})
+
+test('a request arriving after close() gets 503 in the provider shape, with no upstream call', async () => {
+  const b = await h.start({
+    providers: { openai: { keys: [K1], baseURL: h.up.url }, anthropic: { keys: [K2], baseURL: h.up.url } },
+  })
+  await b.bridge.close()
+  const o = await post(b.url, '/openai/v1/chat/completions', {})
+  expect(o.status).toBe(503)
+  expect(o.json()).toEqual({ error: { message: 'aibridge: the gateway is shutting down', type: 'server_error', param: null, code: 'service_unavailable' } })
+  const a = await post(b.url, '/anthropic/v1/messages', {})
+  expect(a.status).toBe(503)
+  expect(a.json()).toEqual({ type: 'error', error: { type: 'api_error', message: 'aibridge: the gateway is shutting down' } })
+  expect(h.up.requests).toHaveLength(0)
+  const records = await b.waitForRecords(2)
+  expect(records.map((r) => [r.outcome, r.status, r.attempts])).toEqual([
+    ['rejected', 503, 0],
+    ['rejected', 503, 0],
+  ])
+})

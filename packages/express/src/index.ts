@@ -4,6 +4,9 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express'
 // Everything a user of this adapter needs from the engine, from one import.
 export * from '@aibridge/core'
 
+/** Bridge options, plus where below the mount the bridge answers (`'/ai'`: `/ai/{provider}/...`; default the mount itself). */
+export type AibridgeExpressOptions = BridgeOptions & { prefix?: string }
+
 /** Express middleware serving a bridge; `.bridge` is the bridge behind it (for `keyStates()`, `resetKey()`, `close()`). */
 export type AibridgeMiddleware = RequestHandler & { readonly bridge: Bridge }
 
@@ -12,14 +15,14 @@ export type AibridgeMiddleware = RequestHandler & { readonly bridge: Bridge }
  * Requests to `/{provider}/...` below the mount are served from the key pool; any other path calls
  * `next()`. Pass an existing `Bridge` instead of options to share one pool across several mounts.
  */
-export function aibridge(optionsOrBridge: BridgeOptions | Bridge): AibridgeMiddleware {
+export function aibridge(optionsOrBridge: AibridgeExpressOptions | Bridge): AibridgeMiddleware {
   let bridge: Bridge
   let prefix = ''
   if (isBridge(optionsOrBridge)) bridge = optionsOrBridge
   else {
     // `aibridge({ prefix, ...options })` at the app's root serves below that prefix, the way the
     // Koa and Fastify adapters are configured; `app.use('/ai', aibridge(options))` needs none.
-    const { prefix: inline, ...bridgeOptions } = optionsOrBridge as BridgeOptions & { prefix?: string }
+    const { prefix: inline, ...bridgeOptions } = optionsOrBridge
     prefix = mountPrefix(inline)
     bridge = createBridge(bridgeOptions)
   }

@@ -35,7 +35,7 @@ function send(ctx: Context, { status, headers, body }: BridgeResponse): void {
  * pool; any other path calls `next()`. Pass an existing `Bridge` instead of options to share one pool
  * across several mounts.
  */
-export function aibridge(optionsOrBridge: BridgeOptions | Bridge, options: AibridgeKoaOptions = {}): AibridgeMiddleware {
+export function aibridge(optionsOrBridge: (BridgeOptions & AibridgeKoaOptions) | Bridge, options: AibridgeKoaOptions = {}): AibridgeMiddleware {
   if (typeof options !== 'object' || options === null) {
     throw new AibridgeOptionError(`the second argument must be { prefix }, got ${JSON.stringify(options)}: use aibridge(options, { prefix: '/ai' })`)
   }
@@ -44,7 +44,7 @@ export function aibridge(optionsOrBridge: BridgeOptions | Bridge, options: Aibri
   if (isBridge(optionsOrBridge)) bridge = optionsOrBridge
   else {
     // `aibridge({ prefix, ...options })`, the Fastify habit, mounts where it says too.
-    const { prefix: inline, ...bridgeOptions } = optionsOrBridge as BridgeOptions & AibridgeKoaOptions
+    const { prefix: inline, ...bridgeOptions } = optionsOrBridge
     if (inline !== undefined && prefixOption !== undefined && inline !== prefixOption) {
       throw new AibridgeOptionError(`prefix is given twice, as ${JSON.stringify(inline)} and ${JSON.stringify(prefixOption)}`)
     }

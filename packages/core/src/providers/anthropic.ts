@@ -9,6 +9,7 @@ const TYPES: Record<ErrorKind, string> = {
   api_error: 'api_error',
   internal: 'api_error',
   timeout: 'timeout_error',
+  unavailable: 'api_error',
 }
 
 function body(kind: ErrorKind, message: string): unknown {

@@ -9,6 +9,7 @@ const SHAPES: Record<ErrorKind, { type: string; code: string }> = {
   api_error: { type: 'server_error', code: 'bad_gateway' },
   internal: { type: 'server_error', code: 'internal_error' },
   timeout: { type: 'server_error', code: 'timeout' },
+  unavailable: { type: 'server_error', code: 'service_unavailable' },
 }
 
 function body(kind: ErrorKind, message: string, code?: string): unknown {

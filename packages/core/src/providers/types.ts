@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'api_error'
   | 'internal'
   | 'timeout'
+  | 'unavailable'
 
 export type ProviderType = 'anthropic' | 'openai'
 

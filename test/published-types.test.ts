@@ -1,0 +1,78 @@
+/**
+ * The published declarations, as a user's TypeScript project sees them: a consumer file importing the
+ * built packages by name (ESM and CommonJS conditions) is compiled with `tsc` in strict mode. Every
+ * documented way to mount must compile, and misuse must not (`@ts-expect-error` fails when it does).
+ */
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+
+const CONSUMER = `
+import express from 'express'
+import Koa from 'koa'
+import Fastify from 'fastify'
+import { createBridge, maskKey, type InterceptionRecord, type Outcome } from '@aibridge/core'
+import expressBridge, { aibridge as expressNamed, type AibridgeExpressOptions } from '@aibridge/express'
+import koaBridge from '@aibridge/koa'
+import fastifyBridge from '@aibridge/fastify'
+
+const providers = { anthropic: { keys: ['k1-aaaaaaaaaaaaaaaaaaaa'] }, openai: { keys: ['k2-bbbbbbbbbbbbbbbbbbbb'] } }
+const seen: Outcome[] = []
+const onInterception = (r: InterceptionRecord): void => { seen.push(r.outcome) }
+
+const app = express()
+app.use('/ai', expressBridge({ providers, onInterception }))
+app.use(expressNamed({ prefix: '/gw', providers }))
+const opts: AibridgeExpressOptions = { prefix: '/x', providers }
+const mw = expressBridge(opts)
+mw.bridge.keyStates()
+// @ts-expect-error prefix is a string
+expressBridge({ prefix: 1, providers })
+
+const shared = createBridge({ providers })
+const koa = new Koa()
+koa.use(koaBridge(shared, { prefix: '/ai' }))
+koa.use(koaBridge({ prefix: '/ai', providers }))
+// @ts-expect-error providers is required
+koa.use(koaBridge({ prefix: '/ai' }))
+
+const fastify = Fastify()
+void fastify.register(fastifyBridge, { prefix: '/ai', providers })
+void fastify.register(fastifyBridge, { prefix: '/shared', bridge: shared })
+shared.resetKey('anthropic', maskKey('k1-aaaaaaaaaaaaaaaaaaaa'))
+const o: Outcome = 'internal_error'
+void o
+`
+
+let dir: string
+
+beforeAll(async () => {
+  // Inside test/ so the workspace's node_modules (the built @aibridge packages, the frameworks) resolve.
+  dir = await mkdtemp(join(here, '.types-'))
+  await writeFile(join(dir, 'consumer.mts'), CONSUMER)
+  await writeFile(join(dir, 'consumer.cts'), CONSUMER)
+})
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+// One program per module system: a project is either ESM or CommonJS, and both declaration files
+// augment FastifyInstance, which TypeScript rejects when it sees the two in one program.
+it.each(['consumer.mts', 'consumer.cts'])('the built declarations accept every documented mount and reject misuse (%s)', async (file) => {
+  const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--esModuleInterop', '--types', 'node']
+  const run = promisify(execFile)
+  const result = await run(process.execPath, [tsc, ...args, join(dir, file)], { cwd: dir }).then(
+    ({ stdout }) => ({ code: 0, out: stdout }),
+    (err: { code: number; stdout: string }) => ({ code: err.code, out: err.stdout }),
+  )
+  expect(result.out).toBe('')
+  expect(result.code).toBe(0)
+}, 60_000)
