@@ -10,7 +10,8 @@ export type Verdict =
 const PASS: Verdict = { failover: false }
 
 /**
- * Decides whether an upstream status is the key's fault. Only 401/403 (authentication), 429
+ * Decides whether an upstream status is the key's fault. Only 401/403 (authentication, unless the
+ * body blames the request), 429
  * (rate limit or quota) and billing failures are; every other status goes to the client untouched.
  * `body` is the parsed error body when `dialect.needsBody(status)` asked for it.
  */
@@ -22,7 +23,9 @@ export function classify(
   now = Date.now(),
 ): Verdict {
   if (dialect.isQuotaExhausted(status, body)) return { failover: true, reason: 'quota_exhausted' }
-  if (status === 401 || status === 403) return { failover: true, reason: 'auth_failed' }
+  if (status === 401 || status === 403) {
+    return dialect.isRequestFault(status, body) ? PASS : { failover: true, reason: 'auth_failed' }
+  }
   if (status === 429) {
     const cooldownMs = cooldownFromHeaders(header, now)
     return cooldownMs === undefined

@@ -108,6 +108,40 @@ describe('401 and 403 take the key out permanently', () => {
     })
   }
 
+  // OpenAI blames the request, not the key: every key would answer the same, so failing over would
+  // take the whole pool out for every client because of one client's header (or the host's region).
+  for (const [status, error, headers] of [
+    [401, openaiError('OpenAI-Organization header should match organization for API key', 'invalid_request_error', 'mismatched_organization'), { 'openai-organization': 'org-personal' }],
+    [401, openaiError('OpenAI-Project header should match project for API key', 'invalid_request_error', 'mismatched_project'), { 'openai-project': 'proj_other' }],
+    [401, openaiError('No such organization: org-typo.', 'invalid_request_error', 'invalid_organization'), { 'openai-organization': 'org-typo' }],
+    [403, openaiError('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory'), {}],
+  ] as const) {
+    test(`openai ${status} ${error.error.code}: passed to the client as it is, one attempt, no key marked`, async () => {
+      const { b, store } = await openaiBridge()
+      h.up.handle(json(status, error))
+      const r = await post(b.url, '/openai/v1/chat/completions', { model: 'gpt' }, headers)
+      expect(r.status).toBe(status)
+      expect(r.json()).toEqual(error)
+      expect(h.up.requests.map((s) => s.key)).toEqual([K1])
+      expect(h.up.requests[0]!.headers).toMatchObject(headers)
+      expect(b.bridge.keyStates().openai!.map((k) => k.state)).toEqual(['valid', 'valid', 'valid'])
+      expect(store.marks).toHaveLength(0)
+      const [record] = await b.waitForRecords(1)
+      expect(record).toMatchObject({ outcome: 'upstream_error', status, attempts: 1, credentialHint: b.bridge.keyStates().openai![0]!.hint })
+      // The pool still serves everyone else.
+      h.up.handle(served)
+      expect((await post(b.url, '/openai/v1/chat/completions', { model: 'gpt' })).json()).toEqual({ served: 'K1' })
+    })
+  }
+
+  test('openai 401 without a body that blames the request still takes the key out', async () => {
+    const { b } = await openaiBridge()
+    h.up.handle(byKey({ [K1]: text(401, 'Unauthorized'), '*': served }))
+    const r = await post(b.url, '/openai/v1/x', {}, { 'openai-organization': 'org-1' })
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(b.bridge.keyStates().openai![0]).toMatchObject({ state: 'permanent', reason: 'auth_failed' })
+  })
+
   test('a permanent key stays out across requests, until resetKey by hint', async () => {
     const { b } = await openaiBridge()
     h.up.queue(json(401, openaiError('bad key', 'invalid_request_error', 'invalid_api_key')))

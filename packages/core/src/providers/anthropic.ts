@@ -33,5 +33,7 @@ export const anthropic: ProviderDialect = {
     const { message } = errorMessageOf(b)
     return (status === 400 || status === 429) && /credit balance/i.test(message ?? '')
   },
+  // Anthropic's 401 is always the key (`authentication_error`), its 403 the key's permissions.
+  isRequestFault: () => false,
   needsBody: (status) => status === 400 || status === 429,
 }

@@ -17,6 +17,12 @@ function body(kind: ErrorKind, message: string, code?: string): unknown {
   return { error: { message, type: shape.type, param: null, code: code ?? shape.code } }
 }
 
+// 401 `mismatched_organization`, `mismatched_project`, `invalid_organization`...; 403
+// `unsupported_country_region_territory`. `invalid_api_key` and friends stay the key's fault.
+const REQUEST_FAULT_CODE = /organi[sz]ation|project|country|region|territory/i
+// The SDKs send OpenAI-Organization / OpenAI-Project from OPENAI_ORG_ID / OPENAI_PROJECT_ID.
+const REQUEST_FAULT_MESSAGE = /openai-(organization|project)/i
+
 const QUOTA_CODES = new Set(['insufficient_quota', 'billing_hard_limit_reached', 'billing_not_active'])
 
 /** OpenAI and compatible APIs: `Authorization: Bearer`, errors as `{error:{message,type,param,code}}`. */
@@ -36,5 +42,10 @@ export const openai: ProviderDialect = {
     const { type, code } = errorMessageOf(b)
     return status === 429 && (QUOTA_CODES.has(code ?? '') || QUOTA_CODES.has(type ?? ''))
   },
-  needsBody: (status) => status === 429,
+  isRequestFault(status, b) {
+    if (status !== 401 && status !== 403) return false
+    const { code, type, message } = errorMessageOf(b)
+    return REQUEST_FAULT_CODE.test(code ?? '') || REQUEST_FAULT_CODE.test(type ?? '') || REQUEST_FAULT_MESSAGE.test(message ?? '')
+  },
+  needsBody: (status) => status === 401 || status === 403 || status === 429,
 }

@@ -30,6 +30,13 @@ export interface ProviderDialect {
   sseErrorEvent(message: string): string
   /** True when a response body says the key's billing or quota is exhausted. */
   isQuotaExhausted(status: number, body: unknown): boolean
+  /**
+   * True when a 401/403 body blames the request, not the key (an organization or project header that
+   * does not match the key's, a region the provider does not serve). Such an answer goes to the client
+   * as it is and marks nothing: every key would fail the same way, and one client must not take the
+   * whole pool out.
+   */
+  isRequestFault(status: number, body: unknown): boolean
   /** Statuses whose body must be read to classify them (small, error bodies only). */
   needsBody(status: number): boolean
 }
