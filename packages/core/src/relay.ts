@@ -6,7 +6,11 @@ export interface RelayOptions {
   prefix?: Buffer
   /** The longest silence from the source while the client is keeping up; longer counts as a death. */
   idleMs: number
-  /** For an SSE response: the event to send when the source dies mid-way; undefined destroys instead. */
+  /**
+   * For an SSE response: the event to send when the source dies mid-way; undefined destroys instead.
+   * When set, bytes after the last complete event are held until their event completes, so a death
+   * never leaves half an event on the client (the SDKs would choke on its JSON instead of raising).
+   */
   sseErrorEvent?: () => string
   onFirstChunk(): void
   /** The source died mid-body; `graceful` when an error event ended the stream instead of a reset. */
@@ -17,19 +21,22 @@ export interface RelayOptions {
 
 const LF = 10
 const CR = 13
+const CR_CR = Buffer.from('\r\r')
 
 /**
  * The upstream body on its way to the client: chunks are passed on as they arrive, the source is
  * paused while the client is slow (backpressure), and a source that dies mid-body never looks like
- * a clean end. For SSE that means one provider-shaped error event then the end (the official SDKs
+ * a clean end. An SSE stream goes event by event: a chunk is sent up to its last complete event and
+ * the rest waits for the chunk that completes it. For SSE that means one provider-shaped error event then the end (the official SDKs
  * raise it); for anything else the stream is destroyed, which the caller turns into a reset connection.
  */
 export class UpstreamRelay extends Readable {
   readonly #source: Readable
   readonly #options: RelayOptions
   #started = false
-  // The last two bytes sent, to know whether the stream stands at an SSE event boundary.
-  #tail = [LF, LF]
+  // SSE only: bytes of an event not yet complete, and the last two bytes seen (sent or held).
+  #held: Buffer[] = []
+  #last: [number, number] = [0, 0]
   // Runs only while the source flows: a slow client pausing it is backpressure, not a stalled provider.
   #idle: NodeJS.Timeout | undefined
 
@@ -52,6 +59,8 @@ export class UpstreamRelay extends Readable {
     })
     source.once('end', () => {
       this.#disarmIdle()
+      // A clean end: whatever the provider sent goes to the client, complete event or not.
+      for (const held of this.#held.splice(0)) this.#push(held)
       this.push(null)
     })
     source.once('error', (err: Error) => {
@@ -76,19 +85,24 @@ export class UpstreamRelay extends Readable {
   }
 
   #pass(chunk: Buffer): boolean {
+    if (!this.#options.sseErrorEvent) return this.#push(chunk)
+    const end = lastEventEnd(chunk, this.#last)
+    this.#last = chunk.length >= 2 ? [chunk[chunk.length - 2]!, chunk[chunk.length - 1]!] : chunk.length === 1 ? [this.#last[1], chunk[0]!] : this.#last
+    if (end === -1) {
+      this.#held.push(chunk)
+      return true
+    }
+    for (const held of this.#held.splice(0)) this.#push(held)
+    if (end < chunk.length) this.#held.push(chunk.subarray(end))
+    return this.#push(end === chunk.length ? chunk : chunk.subarray(0, end))
+  }
+
+  #push(chunk: Buffer): boolean {
     if (!this.#started) {
       this.#started = true
       this.#options.onFirstChunk()
     }
-    const n = chunk.length
-    if (n >= 2) this.#tail = [chunk[n - 2]!, chunk[n - 1]!]
-    else if (n === 1) this.#tail = [this.#tail[1]!, chunk[0]!]
     return this.push(chunk)
-  }
-
-  #atEventBoundary(): boolean {
-    const [a, b] = this.#tail
-    return (a === LF && b === LF) || (a === CR && b === CR) || (a === LF && b === CR)
   }
 
   #sourceFailed(err: Error): void {
@@ -100,9 +114,9 @@ export class UpstreamRelay extends Readable {
     const event = this.#options.sseErrorEvent
     this.#options.onTruncated(err, event !== undefined)
     if (event) {
-      // A partial event is closed first so the error event stands on its own.
-      const sep = this.#atEventBoundary() ? '' : '\n\n'
-      this.push(Buffer.from(sep + event(), 'utf8'))
+      // What was sent ends with a complete event; the half event held back is dropped.
+      this.#held = []
+      this.#push(Buffer.from(event(), 'utf8'))
       this.push(null)
     } else {
       this.destroy(err)
@@ -121,4 +135,23 @@ export class UpstreamRelay extends Readable {
     if (!this.#source.destroyed) this.#source.destroy()
     callback(err)
   }
+}
+
+/**
+ * Where the last complete SSE event in `buf` ends (just after its blank line), or -1. `before` holds
+ * the two bytes that came before `buf`, for a blank line split across chunks. Lines end in LF, CRLF or
+ * CR (the SSE grammar); a blank line is LF LF, LF CR LF (so CRLF CRLF), or CR CR.
+ */
+export function lastEventEnd(buf: Buffer, before: readonly [number, number]): number {
+  const at = (i: number): number => (i >= 0 ? buf[i]! : before[2 + i]!)
+  for (let from = buf.length - 1; from >= 0; ) {
+    const p = buf.lastIndexOf(LF, from)
+    if (p === -1) break
+    const a = at(p - 1)
+    if (a === LF || (a === CR && at(p - 2) === LF)) return p + 1
+    from = p - 1
+  }
+  const cr = buf.lastIndexOf(CR_CR)
+  if (cr !== -1) return cr + 2
+  return buf.length > 0 && buf[0] === CR && before[1] === CR ? 1 : -1
 }

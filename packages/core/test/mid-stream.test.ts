@@ -64,15 +64,33 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     expect(record!.outcome).toBe('truncated')
   })
 
-  test('a partial event is closed first, so the error event stands on its own', async () => {
+  test('an event cut in the middle never reaches the client: the stream ends with the last whole event, then the error', async () => {
     const b = await h.start({ providers: { anthropic: { keys: [K1], baseURL: h.up.url } } })
     const events = anthropicStreamEvents('a b c')
     h.up.handle(dieAfter(SSE, events[0]!, 'event: content_block_delta\ndata: {"type":"content_bl'))
     const r = await raw(b.url, '/anthropic/v1/messages', { method: 'POST', body: '{}' })
-    const parsed = parseEvents(r.text)
-    expect(parsed.at(-1)!.event).toBe('error')
-    expect(() => JSON.parse(parsed.at(-1)!.data)).not.toThrow()
-    expect(parsed.filter((e) => e.event === 'error')).toHaveLength(1)
+    expect(r.text.startsWith(events[0]! + 'event: error\n')).toBe(true)
+    expect(r.text).not.toContain('content_bl')
+    expect(parseEvents(r.text).map((e) => e.event)).toEqual(['message_start', 'error'])
+  })
+
+  test('an event split across chunks goes out whole once its last chunk arrives; the bytes are unchanged', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    const events = openaiStreamEvents('one two three')
+    const all = events.join('')
+    // Cut everywhere, including inside blank lines and between CR and LF.
+    const parts: string[] = []
+    for (let i = 0; i < all.length; i += 7) parts.push(all.slice(i, i + 7))
+    h.up.handle(async (_seen, res) => {
+      res.writeHead(200, SSE)
+      for (const p of parts) {
+        res.write(p)
+        await new Promise((r) => setTimeout(r, 1))
+      }
+      res.end()
+    })
+    const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })
+    expect(r.text).toBe(all)
   })
 
   test('a CRLF-delimited stream cut at an event boundary: the error event still stands on its own', async () => {

@@ -114,6 +114,21 @@ describe('@anthropic-ai/sdk through bridge.handle', () => {
     expect(err).toBeInstanceOf(Anthropic.APIError)
     expect((err as Error).message).toContain('ended unexpectedly')
   })
+
+  test('a stream cut in the middle of an event raises the same APIError, not a JSON SyntaxError', async () => {
+    const { anthropic } = await bridge()
+    const events = anthropicStreamEvents('never finished')
+    const half = events[2]!.slice(0, events[2]!.indexOf('"text_delta"') + 8)
+    h.up.handle(dieAfter({ 'content-type': 'text/event-stream' }, events[0]!, events[1]!, half))
+    const stream = await anthropic.messages.create({ ...params, stream: true })
+    const seen: string[] = []
+    const err = await (async () => {
+      for await (const event of stream) seen.push(event.type)
+    })().catch((e: unknown) => e)
+    expect(seen).toEqual(['message_start', 'content_block_start'])
+    expect(err).toBeInstanceOf(Anthropic.APIError)
+    expect((err as Error).message).toContain('ended unexpectedly')
+  })
 })
 
 describe('openai through bridge.handle', () => {
@@ -192,6 +207,20 @@ describe('openai through bridge.handle', () => {
     const { openai } = await bridge()
     const events = openaiStreamEvents('never finished')
     h.up.handle(dieAfter({ 'content-type': 'text/event-stream' }, events[0]!))
+    const stream = await openai.chat.completions.create({ ...chat, stream: true })
+    let chunks = 0
+    const err = await (async () => {
+      for await (const _ of stream) chunks++
+    })().catch((e: unknown) => e)
+    expect(chunks).toBe(1)
+    expect(err).toBeInstanceOf(OpenAI.APIError)
+    expect((err as Error).message).toContain('ended unexpectedly')
+  })
+
+  test('a stream cut in the middle of an event raises the same APIError, not a JSON SyntaxError', async () => {
+    const { openai } = await bridge()
+    const events = openaiStreamEvents('never finished')
+    h.up.handle(dieAfter({ 'content-type': 'text/event-stream' }, events[0]!, events[1]!.slice(0, 40)))
     const stream = await openai.chat.completions.create({ ...chat, stream: true })
     let chunks = 0
     const err = await (async () => {
