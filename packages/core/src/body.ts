@@ -13,13 +13,20 @@ export class ClientGoneError extends Error {
   }
 }
 
+/** A stream a host put in front of the request (a decoding hook) failed while the client was still there. */
+export class BodyStreamError extends Error {
+  constructor(readonly code: string | undefined) {
+    super(`the request body could not be read${code ? ` (${code})` : ''}`)
+  }
+}
+
 const EMPTY = Buffer.alloc(0)
 
 /**
  * Reads a body once, whole (it is replayed on failover), refusing more than `limit` bytes. `req` is the
  * request itself or a stream a host put in front of it; `declared` is the request's Content-Length.
  */
-export function readBody(req: Readable, limit: number, declared?: number): Promise<Buffer> {
+export function readBody(req: Readable, limit: number, declared?: number, hostStream = false): Promise<Buffer> {
   if (declared !== undefined && Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError(limit))
   if (req.readableEnded) return Promise.resolve(EMPTY)
   return new Promise((resolve, reject) => {
@@ -44,7 +51,8 @@ export function readBody(req: Readable, limit: number, declared?: number): Promi
       chunks.push(chunk)
     }
     const onEnd = (): void => done()
-    const onError = (): void => done(new ClientGoneError())
+    // The request itself fails only when its connection does; a host's stream also on bad input.
+    const onError = (err: Error): void => done(hostStream ? new BodyStreamError((err as { code?: string }).code) : new ClientGoneError())
     const onClose = (): void => {
       if (!req.readableEnded) done(new ClientGoneError())
     }

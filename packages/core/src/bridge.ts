@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline, Readable } from 'node:stream'
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
-import { BodyTooLargeError, bodyFromHost, ClientGoneError, readBody, streamConsumed } from './body.js'
+import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, readBody, streamConsumed } from './body.js'
 import { classify } from './classify.js'
 import { AibridgeKeyNotFoundError } from './errors.js'
 import { clientResponseHeaders, isEventStream, SSE_HEADERS, upstreamRequestHeaders } from './headers.js'
@@ -50,6 +50,7 @@ class Exchange {
   /** Aborts the upstream request: the client left, or the provider sent no headers in time. */
   readonly controller = new AbortController()
   #gone = false
+  #finished = false
   #explicit: Outcome | undefined
   #emitted = false
 
@@ -81,6 +82,15 @@ class Exchange {
     return this.#gone
   }
 
+  /** The whole response was handed to the connection ('finish'). */
+  get finished(): boolean {
+    return this.#finished
+  }
+
+  markFinished(): void {
+    this.#finished = true
+  }
+
   /** The client closed the connection before the response ended: stop everything upstream. */
   leave(): void {
     this.#gone = true
@@ -103,7 +113,7 @@ class Exchange {
     const r = this.record
     r.durationMs = Date.now() - r.startedAt
     if (this.#explicit) r.outcome = this.#explicit
-    else if (!this.res.writableFinished) r.outcome = 'client_aborted'
+    else if (!this.#finished) r.outcome = 'client_aborted'
     else r.outcome = (r.status ?? 0) < 400 ? 'ok' : 'upstream_error'
     return r
   }
@@ -249,8 +259,11 @@ export class Bridge {
     const provider = target && this.#providers.get(target.provider)
     if (!target || !provider) return undefined
     const ex = new Exchange(provider, req, res, target)
+    // 'finish', not res.writableFinished: a response double such as Fastify's inject() (light-my-request)
+    // emits the events but keeps that flag false.
+    res.once('finish', () => ex.markFinished())
     res.once('close', () => {
-      if (!res.writableFinished) ex.leave()
+      if (!ex.finished) ex.leave()
       this.#emit(ex)
     })
     let response: BridgeResponse
@@ -295,13 +308,21 @@ export class Bridge {
     const limit = this.#options.bodyLimit
     try {
       if (!fromHost) body = await readBody(req, limit, Number(req.headers['content-length']))
-      else if (given instanceof Readable) body = await readBody(given, limit)
+      else if (given instanceof Readable) body = await readBody(given, limit, undefined, true)
       // A parser that saw an empty body still hands over a value (`{}` from express.json()).
       else if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) body = EMPTY
       else body = bodyFromHost(given, req.headers['content-type'])
     } catch (err) {
       if (err instanceof BodyTooLargeError) return this.#tooLarge(ex)
       if (err instanceof ClientGoneError) return this.#gone(ex)
+      if (err instanceof BodyStreamError) {
+        // A host stream fails too when the client leaves mid-upload; otherwise the input was bad
+        // (a corrupt gzip body behind a decompressing hook, say).
+        if (ex.clientGone || (req.destroyed && !req.complete)) return this.#gone(ex)
+        ex.settle('rejected')
+        this.#logger.warn({ provider: config.name, code: err.code, requestId: ex.record.id }, 'aibridge: the request body could not be read')
+        return errorResponse(dialect, 400, 'invalid_request', err.message, { connection: 'close' })
+      }
       throw err
     }
     if (body.length > limit) return this.#tooLarge(ex)
@@ -466,6 +487,11 @@ export class Bridge {
 
   #callbackFailed(err: unknown): void {
     this.#logger.error({ err: describe(err) }, 'aibridge: onInterception threw')
+  }
+
+  /** The configured providers' names: the first path segment each answers on. */
+  get providerNames(): string[] {
+    return [...this.#providers.keys()]
   }
 
   /** Every key of every provider with its current state. */

@@ -40,8 +40,8 @@ declare module 'fastify' {
 }
 
 // @fastify/compress decompresses request bodies unless a route opts out; the body must go upstream
-// as the client sent it, Content-Encoding included.
-const ROUTE_CONFIG = { decompress: false } as const
+// as the client sent it, Content-Encoding included. Version 9 reads the route option, 8 the config.
+const ROUTE_OPTIONS: Record<string, unknown> = { decompress: false, config: { decompress: false } }
 
 function fail(message: string): never {
   throw new AibridgeOptionError(message)
@@ -73,10 +73,13 @@ async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): P
     done(null, payload === request.raw ? undefined : payload)
   })
 
-  scope.all('/*', { config: ROUTE_CONFIG }, async (request: FastifyRequest, reply: FastifyReply) => {
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const url = request.raw.url ?? '/'
     const response = await bridge.dispatch(request.raw, reply.raw, { path: url.slice(mount.length) || '/', body: request.body })
-    if (!response) return reply.callNotFound()
+    if (!response) {
+      reply.callNotFound()
+      return reply
+    }
     const { status, headers, body } = response
     if (reply.raw.destroyed) {
       if (!Buffer.isBuffer(body)) body.destroy()
@@ -86,7 +89,12 @@ async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): P
     // compresses (a host's `customTypes` may match text/event-stream) unless this header is set.
     if (isEventStream(headers['content-type'] as string | undefined)) request.headers = { 'x-no-compression': '1' }
     return reply.code(status).headers(headers).send(body)
-  })
+  }
+  // Only the providers' own paths: a root mount must leave every other route (a host's `/*`, CORS
+  // preflights, static files) to the app.
+  for (const name of bridge.providerNames) {
+    for (const url of [`/${name}`, `/${name}/*`]) scope.all(url, ROUTE_OPTIONS, handler)
+  }
 }
 
 const plugin: FastifyPluginAsync<AibridgeFastifyOptions> = async (fastify, options) => {

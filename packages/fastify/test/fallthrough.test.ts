@@ -1,8 +1,9 @@
+import cors from '@fastify/cors'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { fixture } from '../../../test/support/fixture.js'
 import { post, raw } from '../../../test/support/http.js'
-import aibridge from '../src/index.js'
+import aibridge, { createBridge } from '../src/index.js'
 import { listen, providers } from './helpers.js'
 
 const t = fixture()
@@ -57,4 +58,46 @@ it('at the root, host routes and the not-found handler still answer', async () =
   const served = await raw(base, '/openai/v1/models')
   expect(served.status).toBe(200)
   expect(t.up.requests).toHaveLength(1)
+})
+
+describe.each(['before', 'after'])('at the root with @fastify/cors registered %s and a host catch-all route', (order) => {
+  it('claims only the providers\' paths: the app starts, CORS preflights and every other path stay the host\'s', async () => {
+    const app = t.host(Fastify())
+    if (order === 'before') await app.register(cors, { origin: '*' })
+    await app.register(aibridge, { providers: providers(t.up) })
+    if (order === 'after') await app.register(cors, { origin: '*' })
+    // GET only: @fastify/cors owns OPTIONS on every path.
+    app.get('/*', async (request) => ({ spa: request.url }))
+    const base = await listen(app)
+
+    const served = await post(base, '/openai/v1/chat/completions', { model: 'm' }, { origin: 'http://app.example' })
+    expect(served.status).toBe(200)
+    expect(served.headers['access-control-allow-origin']).toBe('*')
+    expect((await raw(base, '/anthropic')).status).toBe(200)
+    expect(t.up.requests.map((r) => r.url)).toEqual(['/v1/chat/completions', '/'])
+
+    const preflight = await raw(base, '/openai/v1/chat/completions', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(t.up.requests).toHaveLength(2)
+
+    for (const path of ['/dashboard', '/openaix/v1', '/mistral/v1/chat']) {
+      expect((await raw(base, path)).json(), path).toEqual({ spa: path })
+    }
+    expect(t.up.requests).toHaveLength(2)
+  })
+})
+
+it('a bridge shared by several mounts answers for all of its providers', async () => {
+  const bridge = createBridge({ providers: { ...providers(t.up), groq: { type: 'openai', baseURL: `${t.up.url}/groq`, keys: ['gsk-test-aaaaaaaaaaaa'] } } })
+  const app = t.host(Fastify())
+  await app.register(aibridge, { prefix: '/one', bridge })
+  await app.register(aibridge, { prefix: '/two', bridge })
+  app.addHook('onClose', () => bridge.close())
+  const base = await listen(app)
+  expect((await post(base, '/one/groq/v1/chat/completions', {})).status).toBe(200)
+  expect((await post(base, '/two/anthropic/v1/messages', {})).status).toBe(200)
+  expect(t.up.requests.map((r) => r.url)).toEqual(['/groq/v1/chat/completions', '/v1/messages'])
 })

@@ -5,7 +5,7 @@ import { createGunzip, gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { fixture } from '../../../test/support/fixture.js'
 import { post, raw } from '../../../test/support/http.js'
-import aibridge from '../src/index.js'
+import aibridge, { type InterceptionRecord } from '../src/index.js'
 import { anthropic429, listen, providers } from './helpers.js'
 
 const t = fixture()
@@ -83,5 +83,19 @@ describe('with a host preParsing hook that replaces the body stream', () => {
     const res = await raw(base, '/ai/openai/v1/chat/completions', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(1024 * 1024, 0x20)) })
     expect(res.status).toBe(413)
     expect(t.up.requests).toHaveLength(0)
+  })
+
+  it('answers a body the transform cannot decode with 400 in the provider shape, recorded as rejected', async () => {
+    const records: InterceptionRecord[] = []
+    const app = t.host(Fastify())
+    app.addHook('preParsing', async (_request, _reply, payload) => payload.pipe(createGunzip()))
+    await app.register(aibridge, { prefix: '/ai', providers: providers(t.up), onInterception: (r) => void records.push(r) })
+    const base = await listen(app)
+    const res = await raw(base, '/ai/anthropic/v1/messages', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: 'not gzip at all' })
+    expect(res.status).toBe(400)
+    expect(res.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'aibridge: the request body could not be read (Z_DATA_ERROR)' } })
+    expect(t.up.requests).toHaveLength(0)
+    await expect.poll(() => records.length).toBe(1)
+    expect(records[0]).toMatchObject({ outcome: 'rejected', status: 400, attempts: 0 })
   })
 })
