@@ -1,7 +1,7 @@
 // The examples and the demo, as a user runs them: no provider keys in the environment, so each
 // example starts the simulator; the demo runs as its own process (`node examples/demo/demo.mjs`).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { request, type IncomingMessage } from 'node:http'
+import { createServer, request, type IncomingMessage } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { anthropicClient, openaiClient } from './support/clients.js'
@@ -139,6 +139,27 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
     expect(await exited(child)).toBe(0)
   })
 })
+
+// Whether this machine can listen on IPv6 loopback (a container may have no IPv6).
+const ipv6 = await new Promise<boolean>((resolve) => {
+  const probe = createServer()
+  probe.once('error', () => resolve(false))
+  probe.listen(0, '::1', () => probe.close(() => resolve(true)))
+})
+
+describe.each(['express', 'koa', 'fastify'])('examples/%s on HOST=::1', (name) => {
+  it.skipIf(!ipv6)('gives a URL with the address in brackets, which answers', async () => {
+    const { start } = await load<{ start: (o: { port: number; host: string; onRecord: () => void }) => Promise<StartedExample> }>(`examples/${name}/server.mjs`)
+    const app = await start({ port: 0, host: '::1', onRecord: () => {} })
+    try {
+      expect(app.url).toMatch(/^http:\/\/\[::1\]:\d+$/)
+      expect((await fetch(`${app.url}/health`)).status).toBe(200)
+    } finally {
+      await app.close()
+    }
+  })
+})
+if (!ipv6) console.warn('examples: no IPv6 loopback here, the HOST=::1 test is skipped')
 
 /** Starts a long streamed answer and stops reading it once the headers are in: a paused client. */
 function pausedStream(url: string): Promise<IncomingMessage> {

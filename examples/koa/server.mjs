@@ -18,10 +18,11 @@ function serve({ providers, onRecord, port, host }) {
   const ai = aibridge({ providers, onInterception: onRecord }, { prefix: '/ai' })
   const app = new Koa()
   app.on('error', (err) => {
-    // Koa reports a stream that ended early (the client hung up, or the provider died mid-body) as
-    // an app error. aibridge has already handled it: the upstream request is aborted and the record
-    // line says client_aborted or truncated. Anything else is worth a trace.
-    if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error(err)
+    // Koa reports a body that fails after the headers went out (the client hung up, or the provider
+    // died mid-body) as an app error. aibridge has already handled it: the upstream request is aborted,
+    // the client saw an error, and the record line says client_aborted or truncated. Anything else is
+    // worth a trace.
+    if (!err.headerSent) console.error(err)
   })
   // Before any body parser: aibridge then reads the request body itself, byte for byte, and can
   // replay it on the next key.

@@ -28,6 +28,9 @@ export async function startExample({ serve, startSimulator }, { port = 0, host =
       await upstream.simulator?.close()
     })())
 
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+  // A wildcard address is reached through loopback (`::` is dual-stack); an IPv6 literal goes in
+  // brackets in a URL.
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+  const shownHost = reachable.includes(':') ? `[${reachable}]` : reachable
   return { url: `http://${shownHost}:${app.port}`, port: app.port, bridge: app.bridge, simulator: upstream.simulator, close }
 }

@@ -5,6 +5,13 @@ import { startSimulator } from './simulator.js'
 
 const USAGE = 'usage: aibridge-simulator [--port 4100] [--host 127.0.0.1] [--event-delay-ms 0]'
 
+/** A flag's number; an empty or non-numeric value is an error, not 0. */
+function number(flag: string, value: string): number {
+  const n = value.trim() === '' ? NaN : Number(value)
+  if (!Number.isFinite(n)) throw new Error(`${flag} must be a number, got ${JSON.stringify(value)}`)
+  return n
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -19,9 +26,9 @@ async function main(): Promise<void> {
     return
   }
   const sim = await startSimulator({
-    port: Number(values.port),
+    port: number('--port', values.port),
     host: values.host,
-    eventDelayMs: Number(values['event-delay-ms']),
+    eventDelayMs: number('--event-delay-ms', values['event-delay-ms']),
   })
   console.log(`aibridge simulator listening on ${sim.url}`)
   console.log(`  Anthropic SDK baseURL: ${sim.anthropicBaseURL}`)

@@ -14,11 +14,21 @@ function fail(message: string): never {
   throw new TypeError(`@aibridge/simulator: ${message}`)
 }
 
+const OPTION_NAMES = new Set(['port', 'host', 'eventDelayMs', 'validKeys'])
+
+/** A value as it would be written in code: a string shows its quotes. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value)
+}
+
 function validateOptions(options: SimulatorOptions): void {
+  if (typeof options !== 'object' || options === null) fail('options must be an object')
+  const unknown = Object.keys(options).filter((k) => !OPTION_NAMES.has(k))
+  if (unknown.length > 0) fail(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${[...OPTION_NAMES].join(', ')})`)
   const { port, host, eventDelayMs, validKeys } = options
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) fail(`options.port must be an integer from 0 to 65535, got ${String(port)}`)
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) fail(`options.port must be an integer from 0 to 65535, got ${shown(port)}`)
   if (host !== undefined && (typeof host !== 'string' || host === '')) fail('options.host must be a non-empty string')
-  if (eventDelayMs !== undefined && !(Number.isFinite(eventDelayMs) && eventDelayMs >= 0)) fail(`options.eventDelayMs must be a number >= 0, got ${String(eventDelayMs)}`)
+  if (eventDelayMs !== undefined && !(Number.isFinite(eventDelayMs) && eventDelayMs >= 0)) fail(`options.eventDelayMs must be a number >= 0, got ${shown(eventDelayMs)}`)
   if (validKeys !== undefined) {
     if (!Array.isArray(validKeys)) fail('options.validKeys must be an array of strings')
     validKeys.forEach((k, i) => {

@@ -3,10 +3,12 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { expect, test } from 'vitest'
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const built = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+// The command as installed: the package's bin, which runs the build.
+const cli = fileURLToPath(new URL('../bin/aibridge-simulator.js', import.meta.url))
 
 // The CLI runs from the build (`pnpm build`, which the workspace's `pnpm test` runs first).
-test.skipIf(!existsSync(cli))('the CLI starts the simulator, prints its base URLs and stops on SIGTERM', async () => {
+test.skipIf(!existsSync(built))('the CLI starts the simulator, prints its base URLs and stops on SIGTERM', async () => {
   const child = spawn(process.execPath, [cli, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   try {
     let out = ''
@@ -31,5 +33,17 @@ test.skipIf(!existsSync(cli))('the CLI starts the simulator, prints its base URL
     expect(await exited).toBe(0)
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL')
+  }
+})
+
+test.skipIf(!existsSync(built))('a flag that is not a number stops the CLI with a message and the usage line', async () => {
+  for (const args of [['--port', ''], ['--port', 'http'], ['--event-delay-ms', 'x']]) {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c))
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(code, args.join(' ')).toBe(1)
+    expect(err).toContain(`${args[0]} must be a number, got ${JSON.stringify(args[1])}`)
+    expect(err).toContain('usage: aibridge-simulator')
   }
 })

@@ -110,6 +110,8 @@ describe('server options and lifecycle', () => {
 
   test('bad options are refused up front, naming the option', async () => {
     await expect(startSimulator({ port: -1 })).rejects.toThrow(/options\.port must be an integer from 0 to 65535, got -1/)
+    await expect(startSimulator({ port: '80' } as never)).rejects.toThrow(/options\.port must be an integer from 0 to 65535, got "80"/)
+    await expect(startSimulator({ prot: 1 } as never)).rejects.toThrow(/unknown option prot \(known: port, host, eventDelayMs, validKeys\)/)
     await expect(startSimulator({ eventDelayMs: Number.NaN })).rejects.toThrow(/options\.eventDelayMs/)
     await expect(startSimulator({ validKeys: ['ok', ''] })).rejects.toThrow(/options\.validKeys\[1\]/)
   })
