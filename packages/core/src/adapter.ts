@@ -19,10 +19,14 @@ export function mountPrefix(value: unknown): string {
   return value.replace(/\/+$/, '')
 }
 
-/** The path below `prefix` (as given by `mountPrefix`), query included; undefined when the URL is not under it. */
-export function pathBelow(url: string, prefix: string): string | undefined {
+/**
+ * The path below `prefix` (as given by `mountPrefix`), query included; undefined when the URL is not
+ * under it. `caseSensitive: false` matches the prefix the way Express matches mount paths by default.
+ */
+export function pathBelow(url: string, prefix: string, caseSensitive = true): string | undefined {
   if (prefix === '') return url
-  if (!url.startsWith(prefix)) return undefined
+  const head = url.slice(0, prefix.length)
+  if (caseSensitive ? head !== prefix : head.toLowerCase() !== prefix.toLowerCase()) return undefined
   const rest = url.slice(prefix.length)
   if (rest === '' || rest[0] === '?') return '/' + rest
   return rest[0] === '/' ? rest : undefined

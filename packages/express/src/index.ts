@@ -28,7 +28,8 @@ export function aibridge(optionsOrBridge: AibridgeExpressOptions | Bridge): Aibr
   }
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     // Express has already stripped the mount path from req.url (req.originalUrl keeps it).
-    const path = pathBelow(req.url, prefix)
+    // A prefix given in the options matches as the app's own routes do ('case sensitive routing').
+    const path = pathBelow(req.url, prefix, req.app?.get('case sensitive routing') === true)
     if (path === undefined) return next()
     const raw = (req as { rawBody?: unknown }).rawBody
     bridge.handle(req, res, { path, body: hostBody(raw, req.body), next }).catch((err: unknown) => {

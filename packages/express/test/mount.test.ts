@@ -96,6 +96,22 @@ describe.each(flavours)('$name', ({ express }) => {
     expect(t.up.requests).toHaveLength(1)
   })
 
+  it("matches a prefix given in the options the way the app matches its mount paths ('case sensitive routing')", async () => {
+    for (const sensitive of [false, true]) {
+      const app = express()
+      app.set('case sensitive routing', sensitive)
+      app.use(t.aibridge({ prefix: '/GW' } as Partial<BridgeOptions>))
+      app.use('/Mounted', t.aibridge({}))
+      app.use((_req, res) => {
+        res.status(418).send('app')
+      })
+      const origin = await t.serve(app)
+      const inline = await fetch(`${origin}/gw/anthropic/v1/messages`, { method: 'POST', body: '{}' })
+      const mounted = await fetch(`${origin}/mounted/anthropic/v1/messages`, { method: 'POST', body: '{}' })
+      expect([inline.status, mounted.status], `case sensitive routing: ${sensitive}`).toEqual(sensitive ? [418, 418] : [200, 200])
+    }
+  })
+
   it("passes an error to the app's error handler when nothing was sent yet", async () => {
     const app = express()
     const failing = { handle: () => Promise.reject(new Error('store unavailable')), dispatch: () => Promise.reject(new Error('store unavailable')) } as unknown as Parameters<typeof aibridge>[0]
