@@ -22,13 +22,17 @@ export interface RelayOptions {
 const LF = 10
 const CR = 13
 const CR_CR = Buffer.from('\r\r')
+// An event held back longer than this goes out unfinished: a stream that never ends its events must
+// not pile up in memory. (No SSE client could use such a stream event by event anyway.)
+const HOLD_LIMIT = 1024 * 1024
 
 /**
  * The upstream body on its way to the client: chunks are passed on as they arrive, the source is
  * paused while the client is slow (backpressure), and a source that dies mid-body never looks like
  * a clean end. An SSE stream goes event by event: a chunk is sent up to its last complete event and
- * the rest waits for the chunk that completes it. For SSE that means one provider-shaped error event then the end (the official SDKs
- * raise it); for anything else the stream is destroyed, which the caller turns into a reset connection.
+ * the rest waits for the chunk that completes it; a death then means one provider-shaped error event
+ * and the end (the official SDKs raise it). Any other body is destroyed, which the caller turns into a
+ * reset connection.
  */
 export class UpstreamRelay extends Readable {
   readonly #source: Readable
@@ -36,7 +40,10 @@ export class UpstreamRelay extends Readable {
   #started = false
   // SSE only: bytes of an event not yet complete, and the last two bytes seen (sent or held).
   #held: Buffer[] = []
+  #heldBytes = 0
   #last: [number, number] = [0, 0]
+  // SSE only: what was sent ends with a whole event (false once an event over HOLD_LIMIT went out).
+  #atBoundary = true
   // Runs only while the source flows: a slow client pausing it is backpressure, not a stalled provider.
   #idle: NodeJS.Timeout | undefined
 
@@ -60,7 +67,7 @@ export class UpstreamRelay extends Readable {
     source.once('end', () => {
       this.#disarmIdle()
       // A clean end: whatever the provider sent goes to the client, complete event or not.
-      for (const held of this.#held.splice(0)) this.#push(held)
+      this.#flushHeld()
       this.push(null)
     })
     source.once('error', (err: Error) => {
@@ -89,12 +96,28 @@ export class UpstreamRelay extends Readable {
     const end = lastEventEnd(chunk, this.#last)
     this.#last = chunk.length >= 2 ? [chunk[chunk.length - 2]!, chunk[chunk.length - 1]!] : chunk.length === 1 ? [this.#last[1], chunk[0]!] : this.#last
     if (end === -1) {
-      this.#held.push(chunk)
-      return true
+      this.#hold(chunk)
+      if (this.#heldBytes <= HOLD_LIMIT) return true
+      this.#atBoundary = false
+      return this.#flushHeld()
     }
-    for (const held of this.#held.splice(0)) this.#push(held)
-    if (end < chunk.length) this.#held.push(chunk.subarray(end))
+    this.#flushHeld()
+    this.#atBoundary = true
+    if (end < chunk.length) this.#hold(chunk.subarray(end))
     return this.#push(end === chunk.length ? chunk : chunk.subarray(0, end))
+  }
+
+  #hold(chunk: Buffer): void {
+    this.#held.push(chunk)
+    this.#heldBytes += chunk.length
+  }
+
+  #flushHeld(): boolean {
+    let ok = true
+    for (const held of this.#held) ok = this.#push(held)
+    this.#held = []
+    this.#heldBytes = 0
+    return ok
   }
 
   #push(chunk: Buffer): boolean {
@@ -114,9 +137,10 @@ export class UpstreamRelay extends Readable {
     const event = this.#options.sseErrorEvent
     this.#options.onTruncated(err, event !== undefined)
     if (event) {
-      // What was sent ends with a complete event; the half event held back is dropped.
+      // The half event held back is dropped; one sent unfinished (over the hold limit) is closed first
+      // so the error event stands on its own.
       this.#held = []
-      this.#push(Buffer.from(event(), 'utf8'))
+      this.#push(Buffer.from((this.#atBoundary ? '' : '\n\n') + event(), 'utf8'))
       this.push(null)
     } else {
       this.destroy(err)
