@@ -197,6 +197,9 @@ export class Bridge {
   readonly #logger: Logger
   readonly #onInterception: ((record: InterceptionRecord) => void) | undefined
   #closed = false
+  // Requests being served, so close() can wait for them before closing the upstream pools.
+  #active = 0
+  #drained: (() => void) | undefined
 
   constructor(options: BridgeOptions) {
     this.#options = resolveOptions(options)
@@ -262,8 +265,10 @@ export class Bridge {
     // 'finish', not res.writableFinished: a response double such as Fastify's inject() (light-my-request)
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
+    this.#active++
     res.once('close', () => {
       if (!ex.finished) ex.leave()
+      if (--this.#active === 0) this.#drained?.()
       this.#emit(ex)
     })
     let response: BridgeResponse
@@ -406,7 +411,11 @@ export class Bridge {
       // The failed answer is not the client's. Draining a small body keeps the connection alive;
       // dump() destroys the stream past its limit, so no socket is held either way.
       if (prefix === undefined) up.body.dump({ limit: CLASSIFY_LIMIT }).catch(() => {})
-      else if (!up.body.readableEnded) up.body.destroy()
+      else if (!up.body.readableEnded) {
+        // readSmall stopped listening past its limit; destroying emits an abort error nobody needs.
+        up.body.on('error', () => {})
+        up.body.destroy()
+      }
     }
   }
 
@@ -414,7 +423,12 @@ export class Bridge {
     const mode = config.byok
     if (mode === 'auto') return true
     if (mode === false) return false
-    return mode(req, config.name) === true
+    const decision: unknown = mode(req, config.name)
+    if (decision !== null && typeof decision === 'object' && typeof (decision as Promise<unknown>).then === 'function') {
+      ;(decision as Promise<unknown>).then(undefined, () => {})
+      throw new TypeError('the byok function must return a boolean, not a promise')
+    }
+    return decision === true
   }
 
   #tooLarge(ex: Exchange): BridgeResponse {
@@ -508,7 +522,8 @@ export class Bridge {
       throw new AibridgeKeyNotFoundError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
     }
     const p = this.#providers.get(provider)
-    if (!p) throw new AibridgeKeyNotFoundError(`no provider named '${provider}'`)
+    // Not echoed: a key passed in the wrong argument must not end up in a log.
+    if (!p) throw new AibridgeKeyNotFoundError(`no such provider (configured: ${[...this.#providers.keys()].join(', ')})`)
     const found = p.pool.find(idOrHint)
     if (found.length === 0) {
       // A key passed here by mistake must not end up in an error message (and so in a log): only
@@ -526,6 +541,8 @@ export class Bridge {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    // A request in flight may still fail over to another key: the pools stay open until it ends.
+    if (this.#active > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()))
     // A store that fails to close (its connection already gone, say) must not fail the host's shutdown.
     try {

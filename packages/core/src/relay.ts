@@ -24,7 +24,7 @@ const CR = 13
 const CR_CR = Buffer.from('\r\r')
 // An event held back longer than this goes out unfinished: a stream that never ends its events must
 // not pile up in memory. (No SSE client could use such a stream event by event anyway.)
-const HOLD_LIMIT = 1024 * 1024
+const HOLD_LIMIT = 16 * 1024 * 1024
 
 /**
  * The upstream body on its way to the client: chunks are passed on as they arrive, the source is

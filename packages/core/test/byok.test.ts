@@ -190,6 +190,19 @@ describe('byok as a function', () => {
     expect(b.logs.join('\n')).toContain('tenant lookup failed')
     expect(b.logs.join('\n')).not.toContain(CLIENT)
   })
+
+  test('an async function (a promise, even one that rejects) is refused: 500 internal_error, nothing unhandled', async () => {
+    for (const answer of [() => Promise.resolve(true), () => Promise.reject(new Error('tenant db down'))]) {
+      const b = await h.start({ byok: answer as never, providers: { openai: { keys: [P1], baseURL: h.up.url } } })
+      const r = await post(b.url, '/openai/v1/x', {}, { authorization: `Bearer ${CLIENT}` })
+      expect(r.status).toBe(500)
+      expect(r.json()).toMatchObject({ error: { type: 'server_error', code: 'internal_error' } })
+      const [record] = await b.waitForRecords(1)
+      expect(record).toMatchObject({ outcome: 'internal_error', status: 500, attempts: 0 })
+      expect(b.logs.join('\n')).toContain('the byok function must return a boolean, not a promise')
+    }
+    expect(h.up.requests).toHaveLength(0)
+  })
 })
 
 describe('centralized requests never forward client credential headers', () => {

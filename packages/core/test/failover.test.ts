@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, json, rateLimited, text, type Script } from '../../../test/support/upstream.js'
-import { sleep } from '../../../test/support/wait.js'
+import { sleep, within } from '../../../test/support/wait.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
@@ -78,6 +78,38 @@ describe('a 429 takes the key out for a while and the next key serves', () => {
     expect(b.bridge.keyStates().openai![0]).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
   })
 
+  // Written slowly in 16 KiB pieces: the classification stops listening partway through, and the rest
+  // must be thrown away without an unhandled error (vitest fails the run on one).
+  const slowHugeError = (status: number, body: unknown): Script => async (_seen, res) => {
+    const bytes = Buffer.from(JSON.stringify(body))
+    res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '30' })
+    for (let i = 0; i < bytes.length && !res.destroyed; i += 16 * 1024) {
+      res.write(bytes.subarray(i, i + 16 * 1024))
+      await sleep(1)
+    }
+    res.end()
+  }
+  for (const [provider, status, body] of [
+    ['openai', 401, openaiError('y'.repeat(300_000), 'invalid_request_error', 'invalid_api_key')],
+    ['openai', 429, openaiError('y'.repeat(300_000), 'requests', 'rate_limit_exceeded')],
+    ['anthropic', 429, anthropicError('rate_limit_error', 'y'.repeat(300_000))],
+  ] as const) {
+    test(`${provider} ${status} with a 300 KB error body trickling in: fails over, the rest is discarded`, async () => {
+      const { b } = provider === 'openai' ? await openaiBridge() : await anthropicBridge()
+      h.up.handle(byKey({ [K1]: slowHugeError(status, body), '*': served }))
+      const path = provider === 'openai' ? '/openai/v1/chat/completions' : '/anthropic/v1/messages'
+      const r = await post(b.url, path, {})
+      expect(r.json()).toEqual({ served: 'K2' })
+      expect(b.bridge.keyStates()[provider]![0]!.state).toBe(status === 429 ? 'temporary' : 'permanent')
+      // The discarded answer's connection is closed, not left hanging.
+      expect(await within(h.up.requests[0]!.closed, 2000, 'the discarded answer to close')).toBeGreaterThan(0)
+      // Every key answering that way: exhaustion, still without an unhandled error.
+      h.up.handle(slowHugeError(status, body))
+      const all = await post(b.url, path, {})
+      expect(all.status).toBe(status === 429 ? 429 : 502)
+    })
+  }
+
   test('every key is tried at most once per request', async () => {
     const { b } = await openaiBridge()
     h.up.handle(rateLimited({ 'retry-after': '1' }))
@@ -133,6 +165,15 @@ describe('401 and 403 take the key out permanently', () => {
       expect((await post(b.url, '/openai/v1/chat/completions', { model: 'gpt' })).json()).toEqual({ served: 'K1' })
     })
   }
+
+  test('openai 401 no_organization is the key\'s fault (its account left the organization): key out, next key serves', async () => {
+    const { b } = await openaiBridge()
+    const error = openaiError('You must be a member of an organization to use the API. Please contact us through our help center at help.openai.com.', 'invalid_request_error', 'no_organization')
+    h.up.handle(byKey({ [K1]: json(401, error), '*': served }))
+    const r = await post(b.url, '/openai/v1/chat/completions', { model: 'gpt' })
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(b.bridge.keyStates().openai![0]).toMatchObject({ state: 'permanent', reason: 'auth_failed', status: 401 })
+  })
 
   test('openai 401 without a body that blames the request still takes the key out', async () => {
     const { b } = await openaiBridge()

@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
-import { rateLimited } from '../../../test/support/upstream.js'
+import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
+import { gate, sleep } from '../../../test/support/wait.js'
 import { createBridge, MemoryKeyStore } from '../src/index.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
@@ -33,6 +34,34 @@ test('close() waits for a request in flight to finish', async () => {
   const r = await pending
   expect(r.status).toBe(200)
   expect(r.json()).toEqual({ late: true })
+})
+
+test('close() during a request that then fails over: the next key still serves it, then the pools close', async () => {
+  const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
+  const release = gate()
+  h.up.handle(
+    byKey({
+      [K1]: async (seen, res, req) => {
+        await release.promise
+        await rateLimited({ 'retry-after': '30' })(seen, res, req)
+      },
+      '*': json(200, { served: 'K2' }),
+    }),
+  )
+  const pending = post(b.url, '/openai/v1/chat/completions', {})
+  await h.up.waitFor(1)
+  let closed = false
+  const closing = b.bridge.close().then(() => (closed = true))
+  await sleep(20)
+  expect(closed).toBe(false)
+  release.open()
+  const r = await pending
+  expect(r.status).toBe(200)
+  expect(r.json()).toEqual({ served: 'K2' })
+  await closing
+  expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2])
+  const [record] = await b.waitForRecords(1)
+  expect(record).toMatchObject({ outcome: 'ok', attempts: 2 })
 })
 
 test('a restart (a new bridge with the default store) starts with every key valid', async () => {

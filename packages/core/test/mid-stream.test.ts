@@ -74,16 +74,16 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     expect(parseEvents(r.text).map((e) => e.event)).toEqual(['message_start', 'error'])
   })
 
-  test('an event that never ends is not held past 1 MiB: it goes out, and a death still ends with a standalone error event', async () => {
+  test('an event that never ends is not held past 16 MiB: it goes out, and a death still ends with a standalone error event', async () => {
     const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
     const line = `data: ${'x'.repeat(64 * 1024)}\n`
-    const lines = Array.from({ length: 24 }, () => line) // 1.5 MiB of lines with no blank line
+    const lines = Array.from({ length: 272 }, () => line) // 17 MiB of lines with no blank line
     h.up.handle(dieAfter(SSE, ...lines))
     const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })
-    // At least the first MiB went out as sent (what came after it, held when the source died, did not),
-    // then the unfinished event was closed and the error event followed on its own.
+    // At least the first 16 MiB went out as sent (what came after it, held when the source died, did
+    // not), then the unfinished event was closed and the error event followed on its own.
     const cut = r.text.lastIndexOf('\n\nevent: error\n')
-    expect(cut).toBeGreaterThan(1024 * 1024)
+    expect(cut).toBeGreaterThan(16 * 1024 * 1024)
     expect(lines.join('').startsWith(r.text.slice(0, cut))).toBe(true)
     expect(parseEvents(r.text.slice(cut + 2)).map((e) => e.event)).toEqual(['error'])
   })

@@ -19,7 +19,8 @@ function body(kind: ErrorKind, message: string, code?: string): unknown {
 
 // 401 `mismatched_organization`, `mismatched_project`, `invalid_organization`...; 403
 // `unsupported_country_region_territory`. `invalid_api_key` and friends stay the key's fault.
-const REQUEST_FAULT_CODE = /organi[sz]ation|project|country|region|territory/i
+// Exact codes: `no_organization` (the key's account left its org) is the key's fault.
+const REQUEST_FAULT_CODES = new Set(['mismatched_organization', 'mismatched_project', 'invalid_organization', 'invalid_project', 'unsupported_country_region_territory'])
 // The SDKs send OpenAI-Organization / OpenAI-Project from OPENAI_ORG_ID / OPENAI_PROJECT_ID.
 const REQUEST_FAULT_MESSAGE = /openai-(organization|project)/i
 
@@ -45,7 +46,7 @@ export const openai: ProviderDialect = {
   isRequestFault(status, b) {
     if (status !== 401 && status !== 403) return false
     const { code, type, message } = errorMessageOf(b)
-    return REQUEST_FAULT_CODE.test(code ?? '') || REQUEST_FAULT_CODE.test(type ?? '') || REQUEST_FAULT_MESSAGE.test(message ?? '')
+    return REQUEST_FAULT_CODES.has(code ?? '') || REQUEST_FAULT_CODES.has(type ?? '') || REQUEST_FAULT_MESSAGE.test(message ?? '')
   },
   needsBody: (status) => status === 401 || status === 403 || status === 429,
 }
