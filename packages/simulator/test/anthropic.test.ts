@@ -113,6 +113,21 @@ describe('Anthropic Messages through the official SDK', () => {
     expect(count.input_tokens).toBeGreaterThan(0)
   })
 
+  test('models.list honours limit, after_id and before_id: the SDK auto-pages through every model', async () => {
+    const client = anthropicClient(h.sim)
+    const all = (await client.models.list()).data.map((m) => m.id)
+    const first = await client.models.list({ limit: 1 })
+    expect(first.data.map((m) => m.id)).toEqual(all.slice(0, 1))
+    expect(first.has_more).toBe(true)
+    const paged: string[] = []
+    for await (const m of client.models.list({ limit: 2 })) paged.push(m.id)
+    expect(paged).toEqual(all)
+    const before = await client.models.list({ before_id: all.at(-1)!, limit: 1 })
+    expect(before.data.map((m) => m.id)).toEqual([all.at(-2)])
+    expect(before.has_more).toBe(true)
+    await expect(client.models.list({ limit: 0 })).rejects.toBeInstanceOf(Anthropic.BadRequestError)
+  })
+
   test('the Bearer token of Authorization is accepted as the credential too', async () => {
     const client = new Anthropic({ baseURL: h.sim.anthropicBaseURL, apiKey: null, authToken: 'sk-test-bearer-cccc', maxRetries: 0 })
     await client.messages.create({ model: 'claude-sim-1', max_tokens: 8, messages: [{ role: 'user', content: 'bearer' }] })

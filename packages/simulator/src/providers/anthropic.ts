@@ -70,9 +70,24 @@ const countTokens: Handler = (ctx) => {
 
 const model = (m: (typeof MODELS)[number]) => ({ type: 'model', ...m })
 
+// Paginated like the real list: `limit` (1 to 1000, default 20), then `after_id` or `before_id`.
 const listModels: Handler = (ctx) => {
-  const data = MODELS.map(model)
-  return json(ctx, { data, has_more: false, first_id: data[0]!.id, last_id: data[data.length - 1]!.id })
+  const all = MODELS.map(model)
+  const rawLimit = ctx.query.get('limit')
+  const limit = rawLimit === null ? 20 : Number(rawLimit)
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    return anthropic.error({ kind: 'invalid_request', message: 'limit: Input should be between 1 and 1000' }, ctx.requestId)
+  }
+  const afterId = ctx.query.get('after_id')
+  const beforeId = ctx.query.get('before_id')
+  let start = 0
+  let end = all.length
+  if (afterId !== null) start = all.findIndex((m) => m.id === afterId) + 1
+  else if (beforeId !== null) end = Math.max(0, all.findIndex((m) => m.id === beforeId))
+  const from = beforeId !== null && afterId === null ? Math.max(start, end - limit) : start
+  const data = all.slice(from, Math.min(end, from + limit))
+  const hasMore = beforeId !== null && afterId === null ? from > 0 : from + data.length < all.length
+  return json(ctx, { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null })
 }
 
 const getModel: Handler = (ctx) => {
