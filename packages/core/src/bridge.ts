@@ -197,6 +197,7 @@ export class Bridge {
   readonly #logger: Logger
   readonly #onInterception: ((record: InterceptionRecord) => void) | undefined
   #closed = false
+  #closing: Promise<void> | undefined
   // Requests being served, so close() can wait for them before closing the upstream pools.
   #active = 0
   #drained: (() => void) | undefined
@@ -537,10 +538,16 @@ export class Bridge {
     p.pool.reset(found[0]!)
   }
 
-  /** Closes upstream connections (after in-flight requests end) and the key store. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  /**
+   * Closes upstream connections (after in-flight requests end) and the key store. Every call, the
+   * first included, resolves once all of that is done.
+   */
+  close(): Promise<void> {
     this.#closed = true
+    return (this.#closing ??= this.#shutdown())
+  }
+
+  async #shutdown(): Promise<void> {
     // A request in flight may still fail over to another key: the pools stay open until it ends.
     if (this.#active > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()))

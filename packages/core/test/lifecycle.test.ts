@@ -58,6 +58,9 @@ test('close() during a request that then fails over: the next key still serves i
   const r = await pending
   expect(r.status).toBe(200)
   expect(r.json()).toEqual({ served: 'K2' })
+  // A second close() resolves only once the first has finished too.
+  await b.bridge.close()
+  expect(closed).toBe(true)
   await closing
   expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2])
   const [record] = await b.waitForRecords(1)
