@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline, Readable } from 'node:stream'
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, readBody, streamConsumed } from './body.js'
 import { classify } from './classify.js'
+import { decode } from './encoding.js'
 import { AibridgeKeyNotFoundError } from './errors.js'
 import { clientResponseHeaders, isEventStream, SSE_HEADERS, upstreamRequestHeaders } from './headers.js'
 import { KeyPool, type KeyState, type PoolKey } from './key-pool.js'
@@ -123,20 +123,6 @@ function headerGetter(headers: Record<string, string | string[] | undefined>): (
   return (name) => {
     const v = headers[name]
     return Array.isArray(v) ? v[0] : v
-  }
-}
-
-function decode(buf: Buffer, encoding: string | undefined): Buffer {
-  switch (encoding?.trim().toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return gunzipSync(buf)
-    case 'br':
-      return brotliDecompressSync(buf)
-    case 'deflate':
-      return inflateSync(buf)
-    default:
-      return buf
   }
 }
 
@@ -384,17 +370,22 @@ export class Bridge {
 
       let prefix: Buffer | undefined
       let parsed: unknown
+      let broken: unknown
       if (dialect.needsBody(up.statusCode)) {
         try {
           const small = await readSmall(up.body)
           prefix = small.bytes
           if (small.complete) parsed = parseJson(small.bytes, firstHeader(up.headers, ['content-encoding']) ?? undefined)
         } catch (err) {
-          return this.#transportFailure(ex, err)
+          // The status line and headers arrived: a 429 or 401 still says the key is out, body or not.
+          if (ex.clientGone) return this.#gone(ex)
+          broken = err
         }
       }
       const verdict = classify(dialect, up.statusCode, headerGetter(up.headers), parsed)
-      if (!verdict.failover) return this.#relay(ex, up, prefix)
+      if (!verdict.failover) {
+        return broken === undefined ? this.#relay(ex, up, prefix) : this.#transportFailure(ex, broken, "the provider's error response broke off")
+      }
 
       const mark = pool.markFailed(key, verdict.reason, up.statusCode, verdict.cooldownMs)
       this.#logger.warn(
@@ -411,6 +402,7 @@ export class Bridge {
       )
       // The failed answer is not the client's. Draining a small body keeps the connection alive;
       // dump() destroys the stream past its limit, so no socket is held either way.
+      if (broken !== undefined) continue
       if (prefix === undefined) up.body.dump({ limit: CLASSIFY_LIMIT }).catch(() => {})
       else if (!up.body.readableEnded) {
         // readSmall stopped listening past its limit; destroying emits an abort error nobody needs.
@@ -448,7 +440,7 @@ export class Bridge {
     return { status: 499, headers: {}, body: EMPTY }
   }
 
-  #transportFailure(ex: Exchange, err: unknown): BridgeResponse {
+  #transportFailure(ex: Exchange, err: unknown, what = 'could not reach the provider'): BridgeResponse {
     if (ex.clientGone) return this.#gone(ex)
     const { dialect, name } = ex.provider.config
     const code = (err as { code?: string }).code
@@ -458,8 +450,9 @@ export class Bridge {
       return errorResponse(dialect, 504, 'timeout', `the provider sent no response within ${this.#options.timeouts.headersMs} ms`)
     }
     ex.settle('transport_error')
-    this.#logger.warn({ provider: name, code, requestId: ex.record.id }, 'aibridge: upstream unreachable')
-    return errorResponse(dialect, 502, 'api_error', `could not reach the provider${code ? ` (${code})` : ''}`)
+    this.#logger.warn({ provider: name, code, requestId: ex.record.id }, `aibridge: ${what}`)
+    const detail = code === 'UND_ERR_HEADERS_OVERFLOW' ? "the provider's response headers were larger than aibridge accepts" : what
+    return errorResponse(dialect, 502, 'api_error', `${detail}${code ? ` (${code})` : ''}`)
   }
 
   #relay(ex: Exchange, up: Dispatcher.ResponseData, prefix?: Buffer): BridgeResponse {

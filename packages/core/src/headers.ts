@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { decodableAcceptEncoding } from './encoding.js'
 
 // RFC 9110 section 7.6.1 hop-by-hop fields, plus the ones a proxy must not pass on:
 // framing (recomputed), routing (Host, Forwarded, X-Forwarded-*), and the client's cookies.
@@ -47,12 +48,13 @@ function connectionNamed(value: string | string[] | undefined): Set<string> | un
 }
 
 /**
- * The headers to send upstream. `stripCredentials` removes every credential header (the pool key
- * is then injected by the provider dialect); `dropContentEncoding` is for bodies a host parser already decoded.
+ * The headers to send upstream. `centralized` (a pool key serves) removes every credential header
+ * (the dialect then injects the key) and narrows Accept-Encoding to codings an error answer can be
+ * classified in; `dropContentEncoding` is for bodies a host parser already decoded.
  */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
-  stripCredentials: boolean,
+  centralized: boolean,
   dropContentEncoding: boolean,
 ): Record<string, string> {
   const named = connectionNamed(incoming.connection)
@@ -61,10 +63,12 @@ export function upstreamRequestHeaders(
     const value = incoming[name]
     if (value === undefined) continue
     if (REQUEST_DROP.has(name) || name.startsWith('x-forwarded-') || named?.has(name)) continue
-    if (stripCredentials && CREDENTIALS.has(name)) continue
+    if (centralized && CREDENTIALS.has(name)) continue
     if (dropContentEncoding && name === 'content-encoding') continue
     out[name] = Array.isArray(value) ? value.join(', ') : value
   }
+  const accepted = out['accept-encoding']
+  if (centralized && accepted !== undefined) out['accept-encoding'] = decodableAcceptEncoding(accepted)
   return out
 }
 

@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib'
+import { deflateRawSync, gzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, json, rateLimited, text, type Script } from '../../../test/support/upstream.js'
@@ -324,5 +324,79 @@ describe('any other status goes to the client untouched and marks nothing', () =
     expect(r.text).toBe(body)
     const [record] = await b.waitForRecords(1)
     expect(record!.outcome).toBe('upstream_error')
+  })
+})
+
+describe('an error answer the bridge must read to classify', () => {
+  const mismatched = openaiError('OpenAI-Organization header should match organization for API key', 'invalid_request_error', 'mismatched_organization')
+
+  test('a client accepting zstd still gets a request-blaming 401 classified: one attempt, no key out', async () => {
+    const { b } = await openaiBridge()
+    // Answers in the client's first choice; zstd cannot be produced here, so it stands for any coding
+    // aibridge could not read.
+    h.up.handle((seen, res) => {
+      const choice = String(seen.headers['accept-encoding'] ?? '').split(',')[0]!.trim()
+      const body = Buffer.from(JSON.stringify(mismatched))
+      if (choice === 'zstd') res.writeHead(401, { 'content-type': 'application/json', 'content-encoding': 'zstd' }).end(Buffer.from('not really zstd'))
+      else res.writeHead(401, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(body))
+    })
+    const r = await post(b.url, '/openai/v1/chat/completions', {}, { 'accept-encoding': 'gzip, br', 'openai-organization': 'org-x' })
+    expect(r.status).toBe(401)
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1])
+    expect(b.bridge.keyStates().openai!.map((k) => k.state)).toEqual(['valid', 'valid', 'valid'])
+    const zstdFirst = await post(b.url, '/openai/v1/chat/completions', {}, { 'accept-encoding': 'zstd, gzip', 'openai-organization': 'org-x' })
+    expect(zstdFirst.status).toBe(401)
+    expect(b.bridge.keyStates().openai!.map((k) => k.state)).toEqual(['valid', 'valid', 'valid'])
+  })
+
+  test("a 'deflate' body without its zlib wrapper (raw deflate) is read too", async () => {
+    const { b } = await openaiBridge()
+    const quota = openaiError('You exceeded your current quota', 'insufficient_quota', 'insufficient_quota')
+    h.up.handle(byKey({ [K1]: (_s, res) => void res.writeHead(429, { 'content-type': 'application/json', 'content-encoding': 'deflate' }).end(deflateRawSync(JSON.stringify(quota))), '*': served }))
+    const r = await post(b.url, '/openai/v1/x', {}, { 'accept-encoding': 'deflate' })
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(b.bridge.keyStates().openai![0]).toMatchObject({ state: 'temporary', reason: 'quota_exhausted' })
+  })
+
+  // The status line and headers arrived, then the connection broke: the status still says the key is out.
+  const headThenDie =
+    (status: number, headers: Record<string, string>, part: string): Script =>
+    async (_seen, res) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': '5000', ...headers })
+      res.write(part)
+      await sleep(10)
+      res.socket?.destroy()
+    }
+
+  test('a 429 whose body breaks off: the key cools for the Retry-After it sent, the next key serves', async () => {
+    const { b } = await openaiBridge()
+    h.up.handle(byKey({ [K1]: headThenDie(429, { 'retry-after': '20' }, '{"error":{"mess'), '*': served }))
+    const r = await post(b.url, '/openai/v1/x', {})
+    expect(r.json()).toEqual({ served: 'K2' })
+    const k1 = b.bridge.keyStates().openai![0]!
+    expect(k1).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
+    expect(k1.until! - Date.now()).toBeGreaterThan(18_000)
+    const [record] = await b.waitForRecords(1)
+    expect(record).toMatchObject({ outcome: 'ok', attempts: 2 })
+  })
+
+  test('an anthropic 401 whose body breaks off: the key is out, the next key serves', async () => {
+    const { b } = await anthropicBridge()
+    h.up.handle(byKey({ [K1]: headThenDie(401, {}, '{"type":"error","err'), '*': served }))
+    const r = await post(b.url, '/anthropic/v1/messages', {})
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(b.bridge.keyStates().anthropic![0]).toMatchObject({ state: 'permanent', reason: 'auth_failed' })
+  })
+
+  test('an anthropic 400 whose body breaks off (not a key failure): 502 saying so, nothing marked', async () => {
+    const { b } = await anthropicBridge()
+    h.up.handle(headThenDie(400, {}, '{"type":"error","err'))
+    const r = await post(b.url, '/anthropic/v1/messages', {})
+    expect(r.status).toBe(502)
+    expect(r.json()).toEqual({ type: 'error', error: { type: 'api_error', message: expect.stringContaining("the provider's error response broke off") } })
+    expect(h.up.requests).toHaveLength(1)
+    expect(b.bridge.keyStates().anthropic!.map((k) => k.state)).toEqual(['valid', 'valid', 'valid'])
+    const [record] = await b.waitForRecords(1)
+    expect(record).toMatchObject({ outcome: 'transport_error', status: 502, attempts: 1 })
   })
 })

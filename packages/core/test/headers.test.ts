@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib'
 import { describe, expect, test } from 'vitest'
 import { raw } from '../../../test/support/http.js'
 import { json } from '../../../test/support/upstream.js'
@@ -133,5 +134,31 @@ describe('response headers', () => {
     expect(r.headers['content-encoding']).toBe('gzip')
     expect(h.up.requests[0]!.headers['accept-encoding']).toBe('gzip')
     expect(JSON.parse(gunzipSync(r.body).toString())).toEqual({ hello: 'world' })
+  })
+})
+
+describe('Accept-Encoding on pool requests names only codings aibridge can read an error body in', () => {
+  // zstd is readable where node:zlib has it (Node 22.15+).
+  const zstd = 'zstdDecompressSync' in zlib
+  for (const [sent, expected] of [
+    ['gzip, deflate, br, zstd', zstd ? 'gzip, deflate, br, zstd' : 'gzip, deflate, br'],
+    ['zstd;q=1.0, br;q=0.9, gzip;q=0.5', zstd ? 'zstd;q=1.0, br;q=0.9, gzip;q=0.5' : 'br;q=0.9, gzip;q=0.5'],
+    ['gzip, *', 'gzip'],
+    ['compress, exi', 'identity'],
+    ['identity', 'identity'],
+  ] as const) {
+    test(`'${sent}' goes upstream as '${expected}'`, async () => {
+      const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+      await raw(b.url, '/openai/v1/x', { headers: { 'accept-encoding': sent } })
+      expect(h.up.requests[0]!.headers['accept-encoding']).toBe(expected)
+    })
+  }
+
+  test('absent stays absent; a BYOK request keeps its own exactly (its answer is never classified)', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    await raw(b.url, '/openai/v1/x', { headers: {} })
+    await raw(b.url, '/openai/v1/x', { headers: { 'accept-encoding': 'zstd, *', authorization: 'Bearer sk-client-own-credential-1234' } })
+    expect(h.up.requests[0]!.headers['accept-encoding']).toBeUndefined()
+    expect(h.up.requests[1]!.headers['accept-encoding']).toBe('zstd, *')
   })
 })

@@ -89,3 +89,12 @@ describe('no headers in time: 504 (timeouts.headersMs)', () => {
     })
   }
 })
+
+test('response headers larger than undici accepts: 502 that says so, no key marked', async () => {
+  const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } } })
+  h.up.handle((_s, res) => void res.writeHead(200, { 'x-huge': 'h'.repeat(20 * 1024) }).end('{}'))
+  const r = await post(b.url, '/openai/v1/models', {})
+  expect(r.status).toBe(502)
+  expect(r.json().error.message).toBe("aibridge: the provider's response headers were larger than aibridge accepts (UND_ERR_HEADERS_OVERFLOW)")
+  expect(b.bridge.keyStates().openai!.map((k) => k.state)).toEqual(['valid', 'valid'])
+})
