@@ -4,8 +4,8 @@ export interface Target {
   provider: string
   /** The path after the provider segment, as received: '' or starting with '/'. */
   rest: string
-  /** The query string as received, without '?'; '' for none. */
-  query: string
+  /** The query string as received, '?' included; '' for none ('?' alone for an empty one). */
+  search: string
 }
 
 /**
@@ -16,11 +16,11 @@ export function splitTarget(url: string): Target | undefined {
   if (url.charCodeAt(0) !== 47 /* / */) return undefined
   const q = url.indexOf('?')
   const pathname = q === -1 ? url : url.slice(0, q)
-  const query = q === -1 ? '' : url.slice(q + 1)
+  const search = q === -1 ? '' : url.slice(q)
   const slash = pathname.indexOf('/', 1)
   const provider = slash === -1 ? pathname.slice(1) : pathname.slice(1, slash)
   if (provider === '') return undefined
-  return { provider, rest: slash === -1 ? '' : pathname.slice(slash), query }
+  return { provider, rest: slash === -1 ? '' : pathname.slice(slash), search }
 }
 
 // Encoded dot, slash, backslash, percent or control character: a decoding upstream (or a proxy in
@@ -31,7 +31,7 @@ const FORBIDDEN_CHARS = /[\x00-\x20\x7f\\#]/
 
 /** Why a path may not go upstream, or undefined when it may. */
 export function hostilePath(target: Target): string | undefined {
-  const { rest, query } = target
+  const { rest, search } = target
   if (FORBIDDEN_CHARS.test(rest)) return 'the path contains a forbidden character'
   if (ENCODED_TRAVERSAL.test(rest)) return 'the path contains an encoded dot, slash, backslash, percent sign or control character'
   if (rest !== '') {
@@ -43,12 +43,11 @@ export function hostilePath(target: Target): string | undefined {
       if (/^\.\.?(?:;|$)/.test(s)) return 'the path contains a dot segment'
     }
   }
-  if (FORBIDDEN_CHARS.test(query)) return 'the query contains a forbidden character'
+  if (FORBIDDEN_CHARS.test(search)) return 'the query contains a forbidden character'
   return undefined
 }
 
 /** `{basePath}{rest}?{query}`: the base URL's own prefix is kept, the query passes verbatim. */
 export function upstreamPath(basePath: string, target: Target): string {
-  const path = basePath + target.rest || '/'
-  return target.query === '' ? path : `${path}?${target.query}`
+  return (basePath + target.rest || '/') + target.search
 }

@@ -21,6 +21,8 @@ describe('/{provider}/{rest}?{query} goes to {baseURL}/{rest}?{query}', () => {
     await raw(b.url, '/groq')
     await raw(b.url, '/groq?x=1')
     await raw(b.url, '/openai/')
+    await raw(b.url, '/openai/v1/models?')
+    await raw(b.url, '/openai?')
     expect(h.up.requests.map((s) => s.url)).toEqual([
       '/v1/chat/completions',
       '/openai/v1/chat/completions?a=1&b=%2F%20x&c&d=%C3%A9&a=2&e=a+b&f=%zz',
@@ -28,6 +30,8 @@ describe('/{provider}/{rest}?{query} goes to {baseURL}/{rest}?{query}', () => {
       '/openai/v1',
       '/openai/v1?x=1',
       '/',
+      '/v1/models?',
+      '/?',
     ])
   })
 
