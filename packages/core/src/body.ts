@@ -20,6 +20,19 @@ export class BodyStreamError extends Error {
   }
 }
 
+/**
+ * A host parser consumed the request and kept only a value that cannot be turned back into the bytes
+ * the client sent (the fields of a multipart upload, whose files it kept elsewhere).
+ */
+export class HostBodyError extends Error {
+  constructor(contentType: string) {
+    super(
+      `a host body parser consumed this ${contentType} request and kept no raw bytes, so it cannot be forwarded: ` +
+        'mount aibridge before that parser, or have the parser keep the raw body',
+    )
+  }
+}
+
 const EMPTY = Buffer.alloc(0)
 
 /**
@@ -65,21 +78,30 @@ export function readBody(req: Readable, limit: number, declared?: number, hostSt
   })
 }
 
+const FORM = /^\s*application\/x-www-form-urlencoded\s*(?:;|$)/i
+const MULTIPART = /^\s*multipart\//i
+
 /**
  * A body that a host framework already parsed, back to bytes: raw buffers and strings as they are,
  * URL-encoded forms re-encoded, anything else as JSON. Used only when the request stream was consumed.
+ * A multipart upload throws HostBodyError: its parsed fields (the files kept elsewhere) sent under the
+ * client's Content-Type would lose the request silently.
  */
 export function bodyFromHost(value: unknown, contentType: string | undefined): Buffer {
   if (value instanceof Readable) throw new TypeError('a stream body is read with readBody')
-  if (value === undefined || value === null) return EMPTY
   if (Buffer.isBuffer(value)) return value
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  const type = contentType ?? ''
+  // A multipart body is binary: no parsed form of it, text included, gives back what was sent.
+  if (MULTIPART.test(type)) throw new HostBodyError(type.split(';', 1)[0]!.trim().toLowerCase())
+  if (value === undefined || value === null) return EMPTY
   if (typeof value === 'string') return Buffer.from(value, 'utf8')
-  if (contentType !== undefined && /^\s*application\/x-www-form-urlencoded/i.test(contentType) && typeof value === 'object') {
+  if (FORM.test(type) && typeof value === 'object') {
     const form = new URLSearchParams()
     appendForm(form, '', value)
     return Buffer.from(form.toString(), 'utf8')
   }
+  // A JSON parser, whatever type it was told to accept.
   return Buffer.from(JSON.stringify(value), 'utf8')
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline, Readable } from 'node:stream'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
-import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, readBody, streamConsumed } from './body.js'
+import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, HostBodyError, readBody, streamConsumed } from './body.js'
 import { classify } from './classify.js'
 import { decode } from './encoding.js'
 import { AibridgeKeyNotFoundError } from './errors.js'
@@ -306,6 +306,12 @@ export class Bridge {
       else body = bodyFromHost(given, req.headers['content-type'])
     } catch (err) {
       if (err instanceof BodyTooLargeError) return this.#tooLarge(ex)
+      if (err instanceof HostBodyError) {
+        // The host's setup, not the client, is at fault: a 500 the host's error log explains.
+        ex.settle('rejected')
+        this.#logger.error({ provider: config.name, requestId: ex.record.id }, `aibridge: ${err.message}`)
+        return errorResponse(dialect, 500, 'internal', err.message)
+      }
       if (err instanceof ClientGoneError) return this.#gone(ex)
       if (err instanceof BodyStreamError) {
         // A host stream fails too when the client leaves mid-upload; otherwise the input was bad

@@ -153,6 +153,34 @@ describe('dispatch: explicit path and an already-read body', () => {
     expect(h.up.requests[0]!.headers['content-length']).toBe('0')
   })
 
+  for (const [what, host] of [
+    ['its fields', asNestedForm],
+    ['its text', asString],
+  ] as const) {
+    test(`a multipart upload a host parser consumed, keeping ${what}: 500 that says why, logged, no upstream call`, async () => {
+      const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, host)
+      const r = await raw(b.url, '/ai/openai/v1/files', {
+        method: 'POST',
+        body: '--xyz\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\n\r\n\u0000\u00ff\r\n--xyz--\r\n',
+        headers: { 'x-host-reads': '1', 'content-type': 'multipart/form-data; boundary=xyz' },
+      })
+      expect(r.status).toBe(500)
+      const message = 'aibridge: a host body parser consumed this multipart/form-data request and kept no raw bytes, so it cannot be forwarded: mount aibridge before that parser, or have the parser keep the raw body'
+      expect(r.json()).toEqual({ error: { message, type: 'server_error', param: null, code: 'internal_error' } })
+      expect(h.up.requests).toHaveLength(0)
+      const [record] = await b.waitForRecords(1)
+      expect(record).toMatchObject({ outcome: 'rejected', status: 500, attempts: 0 })
+      expect(b.logs.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 50)?.msg).toBe(message)
+    })
+  }
+
+  test('a multipart upload kept as raw bytes by the host goes upstream byte for byte', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, asBuffer)
+    const body = Buffer.concat([Buffer.from('--xyz\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'), Buffer.from([0, 255, 128]), Buffer.from('\r\n--xyz--\r\n')])
+    await raw(b.url, '/ai/openai/v1/files', { method: 'POST', body, headers: { 'x-host-reads': '1', 'content-type': 'multipart/form-data; boundary=xyz' } })
+    expect(h.up.requests[0]!.body.equals(body)).toBe(true)
+  })
+
   test('a stream the host put in front of the request is read whole, within the limit, and replayed', async () => {
     const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } }, bodyLimit: 64 * 1024 }, asDecodingStream)
     h.up.queue(rateLimited({ 'retry-after': '5' }))

@@ -83,4 +83,26 @@ describe.each(flavours)('$name', ({ express }) => {
     expect(new URLSearchParams(t.up.requests[0]!.body.toString('utf8')).getAll('b')).toEqual(['x y', 'z&'])
     expect(t.up.requests[0]!.body.toString('utf8')).toBe('a=1&b=x+y&b=z%26')
   })
+
+  it('a multipart parser (like multer) that consumed an upload: a provider-shaped 500 saying so, no upstream call', async () => {
+    // Like multer: reads the whole stream, keeps the text fields as req.body and the files elsewhere.
+    const multerLike: RequestHandler = (req, _res, next) => {
+      req.on('data', () => {}).on('end', () => {
+        ;(req as unknown as { body: unknown; files: unknown[] }).body = { purpose: 'assistants' }
+        ;(req as unknown as { files: unknown[] }).files = [{ fieldname: 'file' }]
+        next()
+      })
+    }
+    const url = await start(multerLike)
+    const form = new FormData()
+    form.append('purpose', 'assistants')
+    form.append('file', new Blob([Buffer.from([0, 1, 2, 255])]), 'data.bin')
+    const res = await fetch(url.replace('/v1/messages', '/v1/files'), { method: 'POST', body: form })
+    expect(res.status).toBe(500)
+    expect(await res.json()).toEqual({
+      type: 'error',
+      error: { type: 'api_error', message: expect.stringContaining('a host body parser consumed this multipart/form-data request and kept no raw bytes') },
+    })
+    expect(t.up.requests).toHaveLength(0)
+  })
 })

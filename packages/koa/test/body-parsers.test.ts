@@ -85,4 +85,25 @@ describe('a parser that keeps only the parsed object', () => {
       expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(reserialized))
     }
   })
+
+  it('a multipart parser (like koa-body with multipart: true) that consumed an upload: a provider-shaped 500 saying so', async () => {
+    const app = new Koa()
+    app.use(async (ctx, next) => {
+      for await (const _chunk of ctx.req) void _chunk
+      ;(ctx.request as { body?: unknown }).body = { purpose: 'assistants' }
+      await next()
+    })
+    app.use(t.aibridge())
+    const origin = await t.serveApp(app)
+    const form = new FormData()
+    form.append('purpose', 'assistants')
+    form.append('file', new Blob([Buffer.from([0, 1, 2, 255])]), 'data.bin')
+    const res = await fetch(`${origin}/anthropic/v1/files`, { method: 'POST', body: form })
+    expect(res.status).toBe(500)
+    expect(await res.json()).toEqual({
+      type: 'error',
+      error: { type: 'api_error', message: expect.stringContaining('a host body parser consumed this multipart/form-data request and kept no raw bytes') },
+    })
+    expect(t.up.requests).toHaveLength(0)
+  })
 })
