@@ -6,11 +6,12 @@ import { estimateTokens, lastUserMessageText, replyText, splitDeltas } from '../
 import { safeDecode } from './path.js'
 
 const MODELS = [
-  { id: 'claude-opus-4-1-20250805', display_name: 'Claude Opus 4.1', created_at: '2025-08-05T00:00:00Z' },
-  { id: 'claude-sonnet-4-5-20250929', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' },
+  { id: 'claude-opus-4-6', display_name: 'Claude Opus 4.6', created_at: '2026-02-05T00:00:00Z' },
+  { id: 'claude-sonnet-4-6', display_name: 'Claude Sonnet 4.6', created_at: '2026-02-17T00:00:00Z' },
   { id: 'claude-haiku-4-5-20251001', display_name: 'Claude Haiku 4.5', created_at: '2025-10-01T00:00:00Z' },
 ]
-const DEFAULT_MODEL = 'claude-sonnet-4-5-20250929'
+// Not one the SDKs warn about as deprecated.
+const DEFAULT_MODEL = 'claude-sonnet-4-6'
 
 function json(ctx: RouteContext, body: unknown, tokens: { input: number; output: number } = { input: 0, output: 0 }): Answer {
   return { type: 'json', status: 200, headers: anthropicSuccessHeaders(ctx.used, tokens.input, tokens.output), body }
