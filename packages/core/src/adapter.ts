@@ -1,4 +1,5 @@
 import { AibridgeOptionError } from './errors.js'
+import { originForm } from './path.js'
 import type { Bridge } from './bridge.js'
 import type { BridgeOptions } from './options.js'
 
@@ -23,7 +24,8 @@ export function mountPrefix(value: unknown): string {
  * The path below `prefix` (as given by `mountPrefix`), query included; undefined when the URL is not
  * under it. `caseSensitive: false` matches the prefix the way Express matches mount paths by default.
  */
-export function pathBelow(url: string, prefix: string, caseSensitive = true): string | undefined {
+export function pathBelow(target: string, prefix: string, caseSensitive = true): string | undefined {
+  const url = originForm(target)
   if (prefix === '') return url
   const head = url.slice(0, prefix.length)
   if (caseSensitive ? head !== prefix : head.toLowerCase() !== prefix.toLowerCase()) return undefined

@@ -8,11 +8,27 @@ export interface Target {
   search: string
 }
 
+const ABSOLUTE_FORM = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i
+
+/**
+ * A request target in origin form (`/path?query`). An absolute-form target (`http://host/path`, which
+ * RFC 9112 section 3.2.2 says a server must accept; Express keeps its scheme and host when it strips a
+ * mount path) loses its scheme and authority: the upstream is always the provider's base URL.
+ */
+export function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url
+  const m = ABSOLUTE_FORM.exec(url)
+  if (!m) return url
+  const rest = url.slice(m[0].length)
+  return rest === '' || rest[0] === '?' ? '/' + rest : rest
+}
+
 /**
  * The provider segment of a request path, or undefined when the path cannot name one.
  * Nothing is decoded: the path goes upstream byte for byte.
  */
-export function splitTarget(url: string): Target | undefined {
+export function splitTarget(target: string): Target | undefined {
+  const url = originForm(target)
   if (url.charCodeAt(0) !== 47 /* / */) return undefined
   const q = url.indexOf('?')
   const pathname = q === -1 ? url : url.slice(0, q)

@@ -68,13 +68,20 @@ describe('hostile paths get 400 and make no upstream call', () => {
     expect(h.up.requests).toHaveLength(0)
   })
 
-  test('a path that cannot name a provider (//host, absolute-form) never reaches an upstream', async () => {
+  test('a path that cannot name a provider (//host) never reaches an upstream', async () => {
     const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
-    for (const path of ['//evil.example/v1/models', 'http://evil.example/openai/v1/models']) {
+    for (const path of ['//evil.example/v1/models', '//openai/v1/models', 'http://evil.example//openai/v1/models']) {
       const r = await raw(b.url, path)
       expect(r.status).toBe(404)
     }
     expect(h.up.requests).toHaveLength(0)
+  })
+
+  test('an absolute-form target never chooses the upstream: its host is ignored, the base URL is used', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    const r = await raw(b.url, 'http://evil.example/openai/v1/models')
+    expect(r.status).toBe(200)
+    expect(h.up.requests.map((s) => [s.url, s.headers.host])).toEqual([['/v1/models', new URL(h.up.url).host]])
   })
 })
 

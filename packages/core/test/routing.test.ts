@@ -35,6 +35,23 @@ describe('/{provider}/{rest}?{query} goes to {baseURL}/{rest}?{query}', () => {
     ])
   })
 
+  test('an absolute-form target (RFC 9112 section 3.2.2) routes by its path; its host is ignored', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    const ok = await raw(b.url, 'http://elsewhere.example:8080/openai/v1/models?limit=2')
+    await raw(b.url, 'HTTP://elsewhere.example/openai?x=1')
+    const hostile = await raw(b.url, 'http://elsewhere.example/openai/v1/../../admin')
+    const none = await raw(b.url, 'http://elsewhere.example/nope/v1')
+    expect(ok.status).toBe(200)
+    expect(hostile.status).toBe(400)
+    expect(none.status).toBe(404)
+    expect(h.up.requests.map((s) => [s.url, s.headers.host])).toEqual([
+      ['/v1/models?limit=2', new URL(h.up.url).host],
+      ['/?x=1', new URL(h.up.url).host],
+    ])
+    const records = await b.waitForRecords(3)
+    expect(records.map((r) => r.path)).toEqual(['/v1/models', '/', '/v1/../../admin'])
+  })
+
   test('methods and bodies pass: GET without a body, DELETE, POST', async () => {
     const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
     await raw(b.url, '/openai/v1/models')

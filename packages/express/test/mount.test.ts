@@ -2,6 +2,7 @@
 import { aibridge, type Bridge, type BridgeOptions } from '@aibridge/express'
 import type { ErrorRequestHandler } from 'express'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { raw } from '../../../test/support/http.js'
 import { rateLimited } from '../../../test/support/upstream.js'
 import { flavours, K1, K2, setup } from './helpers.js'
 
@@ -55,6 +56,12 @@ describe.each(flavours)('$name', ({ express }) => {
       expect(t.up.requests.map((r) => r.headers['x-api-key'])).toEqual([K1, K2])
       for (const r of t.up.requests) expect(r.body.equals(Buffer.from(SENT))).toBe(true)
       expect(bridge.keyStates().anthropic![0]).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
+    })
+
+    it('serves an absolute-form request target (RFC 9112 section 3.2.2) by its path', async () => {
+      const res = await raw(origin, `http://elsewhere.example${prefix}/anthropic/v1/messages?beta=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: SENT })
+      expect(res.status).toBe(200)
+      expect(t.up.requests.map((r) => r.url)).toEqual(['/v1/messages?beta=true'])
     })
 
     it("calls next() for paths that name no provider, reaching the app's own routes", async () => {

@@ -3,6 +3,7 @@ import { aibridge, AibridgeOptionError, type Bridge } from '@aibridge/koa'
 import Koa from 'koa'
 import mount from 'koa-mount'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { raw } from '../../../test/support/http.js'
 import { rateLimited } from '../../../test/support/upstream.js'
 import { anthropicAt, K1, K2, setup } from './helpers.js'
 
@@ -62,6 +63,12 @@ describe.each([
     expect(t.up.requests.map((r) => r.headers['x-api-key'])).toEqual([K1, K2])
     for (const r of t.up.requests) expect(r.body.equals(Buffer.from(SENT))).toBe(true)
     expect(bridge.keyStates().anthropic![0]).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
+  })
+
+  it('serves an absolute-form request target (RFC 9112 section 3.2.2) by its path', async () => {
+    const res = await raw(origin, `http://elsewhere.example${at}/anthropic/v1/messages?beta=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: SENT })
+    expect(res.status).toBe(200)
+    expect(t.up.requests.map((r) => r.url)).toEqual(['/v1/messages?beta=true'])
   })
 
   it("calls next() for paths that name no provider, reaching the app's own routes", async () => {
