@@ -1,7 +1,11 @@
 import * as zlib from 'node:zlib'
 
 // zstd arrived in node:zlib with Node 22.15 / 23.8; on older Node it is simply not offered upstream.
-const zstd = (zlib as { zstdDecompressSync?: (buf: Buffer) => Buffer }).zstdDecompressSync
+const zstd = (zlib as { zstdDecompressSync?: (buf: Buffer, options?: zlib.ZlibOptions) => Buffer }).zstdDecompressSync
+
+// An error body is a few hundred bytes of JSON: a 64 KiB one that inflates past this is not one we
+// read (and a decompression bomb must not stall the event loop). Decoding then fails: status decides.
+const LIMIT = { maxOutputLength: 1024 * 1024 }
 
 /**
  * Decodes a small error body so it can be classified. Unknown codings come back as they are (and
@@ -11,17 +15,17 @@ export function decode(buf: Buffer, encoding: string | undefined): Buffer {
   switch (encoding?.trim().toLowerCase()) {
     case 'gzip':
     case 'x-gzip':
-      return zlib.gunzipSync(buf)
+      return zlib.gunzipSync(buf, LIMIT)
     case 'br':
-      return zlib.brotliDecompressSync(buf)
+      return zlib.brotliDecompressSync(buf, LIMIT)
     case 'deflate':
       try {
-        return zlib.inflateSync(buf)
+        return zlib.inflateSync(buf, LIMIT)
       } catch {
-        return zlib.inflateRawSync(buf)
+        return zlib.inflateRawSync(buf, LIMIT)
       }
     case 'zstd':
-      return zstd ? zstd(buf) : buf
+      return zstd ? zstd(buf, LIMIT) : buf
     default:
       return buf
   }

@@ -358,6 +358,17 @@ describe('an error answer the bridge must read to classify', () => {
     expect(b.bridge.keyStates().openai![0]).toMatchObject({ state: 'temporary', reason: 'quota_exhausted' })
   })
 
+  test('a compressed error body that inflates past 1 MiB is not read (no decompression bomb): its status decides', async () => {
+    const { b } = await openaiBridge()
+    // 32 MiB of whitespace, then a quota error: about 32 KiB gzipped, well inside the 64 KiB read.
+    const bomb = gzipSync(Buffer.concat([Buffer.alloc(32 * 1024 * 1024, 0x20), Buffer.from(JSON.stringify(openaiError('quota', 'insufficient_quota', 'insufficient_quota')))]))
+    expect(bomb.length).toBeLessThan(64 * 1024)
+    h.up.handle(byKey({ [K1]: (_s, res) => void res.writeHead(429, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'retry-after': '20' }).end(bomb), '*': served }))
+    const r = await post(b.url, '/openai/v1/x', {}, { 'accept-encoding': 'gzip' })
+    expect(r.json()).toEqual({ served: 'K2' })
+    expect(b.bridge.keyStates().openai![0]).toMatchObject({ state: 'temporary', reason: 'rate_limited' })
+  })
+
   // The status line and headers arrived, then the connection broke: the status still says the key is out.
   const headThenDie =
     (status: number, headers: Record<string, string>, part: string): Script =>
