@@ -5,11 +5,20 @@ import { startSimulator } from './simulator.js'
 
 const USAGE = 'usage: aibridge-simulator [--port 4100] [--host 127.0.0.1] [--event-delay-ms 0]'
 
+/** A mistake in the command line: the usage line follows its message. */
+class UsageError extends Error {}
+
 /** A flag's number; an empty or non-numeric value is an error, not 0. */
 function number(flag: string, value: string): number {
   const n = value.trim() === '' ? NaN : Number(value)
-  if (!Number.isFinite(n)) throw new Error(`${flag} must be a number, got ${JSON.stringify(value)}`)
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got ${JSON.stringify(value)}`)
   return n
+}
+
+/** Bad flags (parseArgs), bad values, and options the simulator refuses (a TypeError) are usage mistakes. */
+function isUsageError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return err instanceof UsageError || err instanceof TypeError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
 }
 
 async function main(): Promise<void> {
@@ -42,6 +51,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err)
-  console.error(USAGE)
+  // A runtime failure (the port taken, say) is not a usage mistake.
+  if (isUsageError(err)) console.error(USAGE)
   process.exit(1)
 })

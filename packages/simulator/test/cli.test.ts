@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { expect, test } from 'vitest'
@@ -45,5 +46,29 @@ test.skipIf(!existsSync(built))('a flag that is not a number stops the CLI with 
     expect(code, args.join(' ')).toBe(1)
     expect(err).toContain(`${args[0]} must be a number, got ${JSON.stringify(args[1])}`)
     expect(err).toContain('usage: aibridge-simulator')
+  }
+})
+
+test.skipIf(!existsSync(built))('an unknown flag gets the usage line; a port already taken gets only its message', async () => {
+  const run = async (args: string[]): Promise<{ code: number | null; err: string }> => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c))
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    return { code, err }
+  }
+  const unknown = await run(['--nope'])
+  expect(unknown.code).toBe(1)
+  expect(unknown.err).toContain('usage: aibridge-simulator')
+
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  try {
+    const { code, err } = await run(['--port', String((taken.address() as AddressInfo).port)])
+    expect(code).toBe(1)
+    expect(err).toContain('EADDRINUSE')
+    expect(err).not.toContain('usage:')
+  } finally {
+    taken.close()
   }
 })
