@@ -329,17 +329,17 @@ export class Bridge {
     const method = ex.record.method
     const requestBody = body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body
     const path = upstreamPath(config.basePath, target)
-    const next = byok ? undefined : pool.walker()
+    const walk = byok ? undefined : pool.walk()
 
     for (;;) {
       if (ex.clientGone) return this.#gone(ex)
       let key: PoolKey | undefined
       const headers = { ...baseHeaders }
-      if (next) {
-        key = next()
+      if (walk) {
+        key = walk.next()
         if (!key) {
           ex.settle('exhausted')
-          return exhaustedResponse(dialect, pool.exhaustion())
+          return exhaustedResponse(dialect, walk.exhaustion())
         }
         dialect.injectKey(headers, key.secret)
         ex.record.keysTried.push(key.hint)
@@ -372,7 +372,7 @@ export class Bridge {
         up.body.destroy()
         return this.#gone(ex)
       }
-      if (!key) return this.#relay(ex, up)
+      if (!walk || !key) return this.#relay(ex, up)
 
       let prefix: Buffer | undefined
       let parsed: unknown
@@ -393,7 +393,7 @@ export class Bridge {
         return broken === undefined ? this.#relay(ex, up, prefix) : this.#transportFailure(ex, broken, "the provider's error response broke off")
       }
 
-      const mark = pool.markFailed(key, verdict.reason, up.statusCode, verdict.cooldownMs)
+      const mark = walk.failed(key, verdict.reason, up.statusCode, verdict.cooldownMs)
       this.#logger.warn(
         {
           provider: config.name,

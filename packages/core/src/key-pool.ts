@@ -87,23 +87,12 @@ export class KeyPool {
     return this.#activeMark(key, now) === undefined
   }
 
-  /**
-   * A request's own pass over the pool: each call returns the next key that is usable now,
-   * each key at most once. Primary-first for `ordered`; `round-robin` starts one further each request.
-   */
-  walker(): () => PoolKey | undefined {
+  /** A request's own pass over the pool (see KeyWalk). */
+  walk(): KeyWalk {
     const n = this.keys.length
     const start = this.order === 'round-robin' && n > 0 ? this.#next++ % n : 0
     if (this.#next >= Number.MAX_SAFE_INTEGER) this.#next = 0
-    let offset = 0
-    return () => {
-      const now = Date.now()
-      while (offset < n) {
-        const key = this.keys[(start + offset++) % n]!
-        if (this.isUsable(key, now)) return key
-      }
-      return undefined
-    }
+    return new KeyWalk(this, start)
   }
 
   /** Takes a key out after a key-specific failure; `cooldownMs` applies to temporary failures. */
@@ -144,12 +133,19 @@ export class KeyPool {
     })
   }
 
-  /** Why no key is usable right now, and when the first one comes back. */
-  exhaustion(now = Date.now()): Exhaustion {
+  /**
+   * Why no key is usable right now, and when the first one comes back. `own` holds the failures a
+   * request saw itself: they count even when their mark has already run out (a 429 with
+   * `Retry-After: 0`) or was cleared meanwhile, so the answer says what the request met.
+   */
+  exhaustion(own?: ReadonlyMap<PoolKey, KeyMark>, now = Date.now()): Exhaustion {
     const e: Exhaustion = { rateLimited: 0, quota: 0, auth: 0, total: this.keys.length }
     let soonest = Infinity
     for (const key of this.keys) {
-      const mark = this.#activeMark(key, now)
+      const active = this.#activeMark(key, now)
+      const seen = own?.get(key)
+      // The longer of the two: another request may have marked the key for longer since.
+      const mark = active && (!seen || active.until >= seen.until) ? active : seen
       if (!mark) continue
       if (mark.reason === 'auth_failed') e.auth++
       else if (mark.reason === 'quota_exhausted') e.quota++
@@ -158,5 +154,51 @@ export class KeyPool {
     }
     if (Number.isFinite(soonest)) e.retryAfterSeconds = Math.max(1, Math.ceil(soonest / 1000))
     return e
+  }
+}
+
+/**
+ * A request's own pass over the pool: each `next()` is the first key, in the pool's order from the
+ * walk's start, that this request has not tried and that is usable now, so a key whose cooldown ends
+ * while the request is failing over is still tried. Each key at most once per request.
+ */
+export class KeyWalk {
+  readonly #pool: KeyPool
+  readonly #start: number
+  readonly #tried: boolean[]
+  #failures: Map<PoolKey, KeyMark> | undefined
+
+  constructor(pool: KeyPool, start: number) {
+    this.#pool = pool
+    this.#start = start
+    this.#tried = new Array<boolean>(pool.keys.length).fill(false)
+  }
+
+  next(): PoolKey | undefined {
+    const { keys } = this.#pool
+    const n = keys.length
+    const now = Date.now()
+    for (let offset = 0; offset < n; offset++) {
+      const i = (this.#start + offset) % n
+      if (this.#tried[i]) continue
+      const key = keys[i]!
+      if (this.#pool.isUsable(key, now)) {
+        this.#tried[i] = true
+        return key
+      }
+    }
+    return undefined
+  }
+
+  /** Takes the key out (see KeyPool.markFailed) and remembers the failure for `exhaustion()`. */
+  failed(key: PoolKey, reason: KeyFailure, status: number, cooldownMs?: number): KeyMark {
+    const mark = this.#pool.markFailed(key, reason, status, cooldownMs)
+    ;(this.#failures ??= new Map()).set(key, mark)
+    return mark
+  }
+
+  /** Why this request found no key: its own failures and the others' current marks. */
+  exhaustion(): Exhaustion {
+    return this.#pool.exhaustion(this.#failures)
   }
 }

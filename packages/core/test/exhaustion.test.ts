@@ -124,3 +124,42 @@ describe('no key cooling, all out for good: 502', () => {
     expectNoKeyMaterial(r.text, b.bridge.keyStates().anthropic!.map((k) => k.hint))
   })
 })
+
+describe('what a request met is what it is told', () => {
+  test('a key whose cooldown ends while the request fails over is tried again, primary first', async () => {
+    const b = await h.start({ providers: { openai: { keys: KEYS, baseURL: h.up.url } } })
+    // The primary cools for 150 ms; the next request finds it out and walks on to K2 (slow) and K3.
+    h.up.queue(rateLimited({ 'retry-after-ms': '150' }))
+    await post(b.url, '/openai/v1/x', {})
+    expect(b.bridge.keyStates().openai![0]!.state).toBe('temporary')
+    h.up.handle(
+      byKey({
+        [K2]: async (seen, res, req) => {
+          await new Promise((r) => setTimeout(r, 300))
+          await rateLimited({ 'retry-after': '30' })(seen, res, req)
+        },
+        [K3]: rateLimited({ 'retry-after': '30' }),
+        [K1]: json(200, { served: 'K1' }),
+      }),
+    )
+    const r = await post(b.url, '/openai/v1/x', {})
+    expect(r.status).toBe(200)
+    expect(r.json()).toEqual({ served: 'K1' })
+    const hints = b.bridge.keyStates().openai!.map((k) => k.hint)
+    const records = await b.waitForRecords(2)
+    // Back in rotation by the time K2 failed, the primary comes before K3.
+    expect(records[1]!.keysTried).toEqual([hints[1], hints[0]])
+  })
+
+  test('two keys failed authentication and one answered 429 with Retry-After: 0: 429, not "all failed authentication"', async () => {
+    const b = await h.start({ providers: { openai: { keys: KEYS, baseURL: h.up.url } } })
+    const unauthorized = json(401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } })
+    h.up.handle(byKey({ [K1]: unauthorized, [K2]: unauthorized, [K3]: rateLimited({ 'retry-after': '0' }) }))
+    const r = await post(b.url, '/openai/v1/x', {})
+    expect(r.status).toBe(429)
+    expect(r.headers['x-should-retry']).toBeUndefined()
+    expect(r.headers['retry-after']).toBe('1')
+    expect(r.json().error.message).toContain('1 rate-limited, 2 failed authentication')
+    expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K3])
+  })
+})
