@@ -9,7 +9,7 @@ import { AibridgeKeyNotFoundError } from './errors.js'
 import { clientResponseHeaders, isEventStream, SSE_HEADERS, upstreamRequestHeaders } from './headers.js'
 import { KeyPool, type KeyState, type PoolKey } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
-import { silentLogger, type Logger } from './logger.js'
+import { safeLogger, type Logger } from './logger.js'
 import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedProvider } from './options.js'
 import { hostilePath, splitTarget, upstreamPath, type Target } from './path.js'
 import type { InterceptionRecord, Outcome } from './record.js'
@@ -191,7 +191,7 @@ export class Bridge {
   constructor(options: BridgeOptions) {
     this.#options = resolveOptions(options)
     this.#store = options.store ?? new MemoryKeyStore()
-    this.#logger = options.logger ?? silentLogger
+    this.#logger = safeLogger(options.logger)
     this.#onInterception = options.onInterception
     const { timeouts, cooldowns } = this.#options
     for (const config of this.#options.providers.values()) {

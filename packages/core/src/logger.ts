@@ -10,3 +10,21 @@ const noop = (): void => {}
 
 /** The default: aibridge is silent unless given a logger. */
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
+
+/**
+ * The host's logger, called so that one that throws (a broken transport, a bad serializer) costs a
+ * log line, never a request or a shutdown.
+ */
+export function safeLogger(logger: Logger | undefined): Logger {
+  if (!logger) return silentLogger
+  const call =
+    (level: keyof Logger) =>
+    (obj: object, msg?: string): void => {
+      try {
+        logger[level](obj, msg)
+      } catch {
+        // Nowhere left to report it.
+      }
+    }
+  return { debug: call('debug'), info: call('info'), warn: call('warn'), error: call('error') }
+}

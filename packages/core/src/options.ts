@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { AibridgeOptionError } from './errors.js'
+import { maskKey } from './mask.js'
 import type { CooldownOptions, KeyOrder } from './key-pool.js'
 import type { KeyStateStore } from './key-store.js'
 import type { Logger } from './logger.js'
@@ -93,24 +94,73 @@ function fail(message: string): never {
   throw new AibridgeOptionError(message)
 }
 
-function positive(value: unknown, name: string, fallback: number, allowInfinity = false): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
-    fail(`${name} must be a positive number of milliseconds${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`)
+/**
+ * A value for an error message. A long string may be a key put in the wrong option: it is masked
+ * like a hint, never printed.
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return value.length > 16 ? `a ${value.length}-character string (${maskKey(value)})` : JSON.stringify(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value)
+  return typeof value === 'function' ? 'a function' : Array.isArray(value) ? 'an array' : `a ${typeof value}`
+}
+
+/** Refuses names that are not options (a typo such as `baseUrl` would otherwise be ignored silently). */
+function onlyKnown(value: object, known: readonly string[], at: string): void {
+  for (const name of Object.keys(value)) {
+    if (known.includes(name)) continue
+    const near = known.find((k) => k.toLowerCase() === name.toLowerCase() || k.startsWith(name) || name.startsWith(k))
+    fail(`${at}${name} is not an option${near ? ` (did you mean ${at}${near}?)` : ''}; known: ${known.join(', ')}`)
   }
+}
+
+function section(value: unknown, name: string, known: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${name} must be an object, got ${shown(value)}`)
+  onlyKnown(value, known, `${name}.`)
+  return value as Record<string, unknown>
+}
+
+// setTimeout's limit: a longer delay fires at once (with a TimeoutOverflowWarning).
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+function positive(value: unknown, name: string, fallback: number, unit = 'milliseconds'): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${name} must be a positive number of ${unit}, got ${shown(value)}`)
   return value
+}
+
+/** A timeout run by a timer: positive and within what a timer can wait. */
+function timer(value: unknown, name: string, fallback: number): number {
+  const ms = positive(value, name, fallback)
+  if (ms > MAX_TIMER_MS) fail(`${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a Node timer waits), got ${ms}`)
+  return ms
+}
+
+/** A cooldown is a deadline, not a timer: Infinity is allowed where it means "until reset". */
+function cooldown(value: unknown, name: string, fallback: number, allowInfinity = false): number {
+  if (allowInfinity && value === Infinity) return value
+  return positive(value, name, fallback, allowInfinity ? 'milliseconds or Infinity' : 'milliseconds')
+}
+
+function functions(value: unknown, name: string, methods: readonly string[], optional: readonly string[] = []): void {
+  if (value === undefined) return
+  if (typeof value !== 'object' || value === null) fail(`${name} must be an object with ${methods.join(', ')} methods, got ${shown(value)}`)
+  const missing = methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function')
+  if (missing.length > 0) fail(`${name} must have ${methods.join(', ')} methods; missing or not a function: ${missing.join(', ')}`)
+  const bad = optional.filter((m) => (value as Record<string, unknown>)[m] !== undefined && typeof (value as Record<string, unknown>)[m] !== 'function')
+  if (bad.length > 0) fail(`${name}.${bad[0]} must be a function when given`)
 }
 
 function byokOption(value: unknown, name: string): ByokMode | undefined {
   if (value === undefined || value === 'auto' || value === false || typeof value === 'function') {
     return value as ByokMode | undefined
   }
-  fail(`${name} must be 'auto', false or a function`)
+  fail(`${name} must be 'auto', false or a function, got ${shown(value)}`)
 }
 
 function keyOrderOption(value: unknown, name: string): KeyOrder | undefined {
   if (value === undefined || value === 'ordered' || value === 'round-robin') return value
-  fail(`${name} must be 'ordered' or 'round-robin', got ${JSON.stringify(value)}`)
+  fail(`${name} must be 'ordered' or 'round-robin', got ${shown(value)}`)
 }
 
 function resolveKeys(value: unknown, at: string): string[] {
@@ -131,7 +181,7 @@ function resolveKeys(value: unknown, at: string): string[] {
 
 function resolveBaseURL(value: unknown, at: string, fallback: string): { origin: string; basePath: string } {
   const raw = value ?? fallback
-  if (typeof raw !== 'string') fail(`${at} must be a string URL`)
+  if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${shown(raw)}`)
   let url: URL
   try {
     url = new URL(raw)
@@ -144,9 +194,20 @@ function resolveBaseURL(value: unknown, at: string, fallback: string): { origin:
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
 }
 
+const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
+const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder'] as const
+const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs'] as const
+const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
+
 /** Validates options once, at creation, so the request path never meets a bad one. */
 export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options must be an object')
+  onlyKnown(options, OPTIONS, '')
+  functions(options.logger, 'logger', ['debug', 'info', 'warn', 'error'])
+  functions(options.store, 'store', ['get', 'mark', 'clear'], ['close'])
+  if (options.onInterception !== undefined && typeof options.onInterception !== 'function') {
+    fail(`onInterception must be a function, got ${shown(options.onInterception)}`)
+  }
   const { providers } = options
   if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
     fail('providers must be an object mapping provider names to their options')
@@ -161,11 +222,12 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     const at = `providers.${name}`
     if (!PROVIDER_NAME.test(name)) fail(`${at}: provider names must be URL-safe (letters, digits, . _ ~ -)`)
     const p = providers[name]
-    if (typeof p !== 'object' || p === null) fail(`${at} must be an object`)
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${at} must be an object`)
+    onlyKnown(p, PROVIDER_OPTIONS, `${at}.`)
     const type = p.type ?? (name === 'anthropic' || name === 'openai' ? name : undefined)
     if (type === undefined) fail(`${at}.type is required for a provider not named anthropic or openai ('anthropic' or 'openai')`)
     const dialect = dialects[type]
-    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${JSON.stringify(type)}`)
+    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${shown(type)}`)
     const keys = resolveKeys(p.keys, `${at}.keys`)
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
     if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
@@ -179,21 +241,21 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     })
   }
 
-  const t = options.timeouts ?? {}
-  const c = options.cooldowns ?? {}
+  const t = section(options.timeouts, 'timeouts', TIMEOUTS)
+  const c = section(options.cooldowns, 'cooldowns', COOLDOWNS)
   return {
     providers: resolved,
-    bodyLimit: positive(options.bodyLimit, 'bodyLimit', DEFAULT_BODY_LIMIT),
+    bodyLimit: positive(options.bodyLimit, 'bodyLimit', DEFAULT_BODY_LIMIT, 'bytes'),
     timeouts: {
-      connectMs: positive(t.connectMs, 'timeouts.connectMs', 10_000),
-      headersMs: positive(t.headersMs, 'timeouts.headersMs', 600_000),
-      bodyIdleMs: positive(t.bodyIdleMs, 'timeouts.bodyIdleMs', 300_000),
+      connectMs: timer(t.connectMs, 'timeouts.connectMs', 10_000),
+      headersMs: timer(t.headersMs, 'timeouts.headersMs', 600_000),
+      bodyIdleMs: timer(t.bodyIdleMs, 'timeouts.bodyIdleMs', 300_000),
     },
     cooldowns: {
-      rateLimitMs: positive(c.rateLimitMs, 'cooldowns.rateLimitMs', 60_000),
-      quotaMs: positive(c.quotaMs, 'cooldowns.quotaMs', 3_600_000),
-      authRecheckMs: positive(c.authRecheckMs, 'cooldowns.authRecheckMs', Infinity, true),
-      maxMs: positive(c.maxMs, 'cooldowns.maxMs', 86_400_000),
+      rateLimitMs: cooldown(c.rateLimitMs, 'cooldowns.rateLimitMs', 60_000),
+      quotaMs: cooldown(c.quotaMs, 'cooldowns.quotaMs', 3_600_000),
+      authRecheckMs: cooldown(c.authRecheckMs, 'cooldowns.authRecheckMs', Infinity, true),
+      maxMs: cooldown(c.maxMs, 'cooldowns.maxMs', 86_400_000),
     },
   }
 }

@@ -118,3 +118,21 @@ test('a request arriving after close() gets 503 in the provider shape, with no u
     ['rejected', 503, 0],
   ])
 })
+
+test('a logger that throws costs its log lines only: failover, exhaustion, records and close() all still work', async () => {
+  const broken = () => {
+    throw new Error('log transport down')
+  }
+  const b = await h.start({
+    providers: { openai: { keys: [K1, K2], baseURL: h.up.url } },
+    logger: { debug: broken, info: broken, warn: broken, error: broken },
+  })
+  h.up.handle(byKey({ [K1]: rateLimited({ 'retry-after': '30' }), '*': json(200, { served: 'K2' }) }))
+  const r = await post(b.url, '/openai/v1/x', {})
+  expect(r.json()).toEqual({ served: 'K2' })
+  h.up.handle(rateLimited({ 'retry-after': '30' }))
+  expect((await post(b.url, '/openai/v1/x', {})).status).toBe(429)
+  const records = await b.waitForRecords(2)
+  expect(records.map((x) => x.outcome)).toEqual(['ok', 'exhausted'])
+  await b.bridge.close()
+})

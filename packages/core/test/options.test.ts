@@ -76,6 +76,22 @@ describe('options are validated when the bridge is created, naming the option an
     ['a NaN timeout', { providers: { openai: { keys: [SECRET] } }, timeouts: { connectMs: NaN } }, /timeouts\.connectMs must be a positive number/],
     ['an infinite rate-limit cooldown', { providers: { openai: { keys: [SECRET] } }, cooldowns: { rateLimitMs: Infinity } }, /cooldowns\.rateLimitMs must be a positive number/],
     ['a zero quota cooldown', { providers: { openai: { keys: [SECRET] } }, cooldowns: { quotaMs: 0 } }, /cooldowns\.quotaMs must be a positive number/],
+    ['bodyLimit is in bytes', { providers: { openai: { keys: [SECRET] } }, bodyLimit: -1 }, /bodyLimit must be a positive number of bytes, got -1/],
+    ['a number given as a string shows as a string', { providers: { openai: { keys: [SECRET] } }, bodyLimit: '100' }, /got "100"/],
+    ['a timeout longer than a timer can wait', { providers: { openai: { keys: [SECRET] } }, timeouts: { headersMs: 2 ** 31 } }, /timeouts\.headersMs must be at most 2147483647 ms/],
+    ['an idle timeout longer than a timer can wait', { providers: { openai: { keys: [SECRET] } }, timeouts: { bodyIdleMs: Number.MAX_SAFE_INTEGER } }, /timeouts\.bodyIdleMs must be at most/],
+    ['an unknown option', { providers: { openai: { keys: [SECRET] } }, timeout: 5 }, /timeout is not an option \(did you mean timeouts\?\); known: providers, /],
+    ['an unknown timeout', { providers: { openai: { keys: [SECRET] } }, timeouts: { headerMs: 5 } }, /timeouts\.headerMs is not an option; known: connectMs, headersMs, bodyIdleMs/],
+    ['an unknown cooldown', { providers: { openai: { keys: [SECRET] } }, cooldowns: { rateLimit: 5 } }, /cooldowns\.rateLimit is not an option \(did you mean cooldowns\.rateLimitMs\?\)/],
+    ['baseUrl for baseURL', { providers: { openai: { keys: [SECRET], baseUrl: 'http://127.0.0.1:1' } } }, /providers\.openai\.baseUrl is not an option \(did you mean providers\.openai\.baseURL\?\)/],
+    ['key for keys', { providers: { openai: { key: SECRET } } }, /providers\.openai\.key is not an option \(did you mean providers\.openai\.keys\?\)/],
+    ['timeouts not an object', { providers: { openai: { keys: [SECRET] } }, timeouts: 5 }, /timeouts must be an object, got 5/],
+    ['onInterception not a function', { providers: { openai: { keys: [SECRET] } }, onInterception: 'log' }, /onInterception must be a function, got "log"/],
+    ['a logger without its methods', { providers: { openai: { keys: [SECRET] } }, logger: {} }, /logger must have debug, info, warn, error methods; missing or not a function: debug, info, warn, error/],
+    ['console.log as a logger', { providers: { openai: { keys: [SECRET] } }, logger: console.log }, /logger must be an object with debug, info, warn, error methods, got a function/],
+    ['a store without its methods', { providers: { openai: { keys: [SECRET] } }, store: {} }, /store must have get, mark, clear methods/],
+    ['a store close that is not a function', { providers: { openai: { keys: [SECRET] } }, store: { get() {}, mark() {}, clear() {}, close: true } }, /store\.close must be a function when given/],
+    ['a key put in the wrong option is masked', { providers: { openai: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'] } }, keyOrder: SECRET }, /keyOrder must be 'ordered' or 'round-robin', got a 37-character string \(sk-l\.\.\.cdef\)/],
   ]
   for (const [name, options, message] of cases) {
     test(name, () => {

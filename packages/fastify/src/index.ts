@@ -43,6 +43,14 @@ declare module 'fastify' {
 // as the client sent it, Content-Encoding included. Version 9 reads the route option, 8 the config.
 const ROUTE_OPTIONS: Record<string, unknown> = { decompress: false, config: { decompress: false } }
 
+// Options Fastify's register() itself reads: they reach the plugin too, and are not the bridge's.
+const REGISTER_OPTIONS = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+/** The plugin options without Fastify's own register() options. */
+function withoutRegisterOptions<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([name]) => !REGISTER_OPTIONS.has(name))) as Partial<T>
+}
+
 function fail(message: string): never {
   throw new AibridgeOptionError(message)
 }
@@ -52,7 +60,7 @@ function sharedBridge(options: AibridgeFastifySharedOptions): Bridge {
   if (!isBridge(bridge)) {
     fail('bridge must be a Bridge made by createBridge() of @aibridge/core')
   }
-  const extra = Object.keys(options).filter((k) => k !== 'bridge' && k !== 'prefix')
+  const extra = Object.keys(withoutRegisterOptions(options)).filter((k) => k !== 'bridge')
   if (extra.length > 0) {
     fail(`bridge cannot be combined with bridge options (${extra.join(', ')}): give them to createBridge()`)
   }
@@ -105,7 +113,7 @@ const plugin: FastifyPluginAsync<AibridgeFastifyOptions> = async (fastify, optio
   if (options.bridge !== undefined) {
     bridge = sharedBridge(options)
   } else {
-    const { prefix: _prefix, bridge: _bridge, ...bridgeOptions } = options
+    const { bridge: _bridge, ...bridgeOptions } = withoutRegisterOptions(options) as AibridgeFastifyBridgeOptions
     limit = options.bodyLimit ?? limit
     bridge = createBridge({ ...bridgeOptions, bodyLimit: limit })
     fastify.addHook('onClose', () => bridge.close())

@@ -61,10 +61,21 @@ it('refuses bad options when the plugin is registered, naming them', async () =>
     [{ bridge, bodyLimit: 1024 }, /bridge cannot be combined with bridge options \(bodyLimit\)/],
     [{ bridge: {} }, /bridge must be a Bridge/],
     [{ providers: {} }, /providers is empty/],
+    [{ providers: providers(t.up), timeout: 5 }, /timeout is not an option \(did you mean timeouts\?\)/],
   ]
   for (const [options, message] of cases) {
     const app = Fastify()
     await expect(app.register(aibridge, options as never).ready()).rejects.toThrow(message)
     await app.close()
   }
+})
+
+it("takes Fastify's own register options (logLevel, logSerializers) beside the bridge's, own bridge or shared", async () => {
+  const app = t.host(Fastify())
+  await app.register(aibridge, { prefix: '/ai', logLevel: 'warn', logSerializers: {}, providers: providers(t.up) } as never)
+  const shared = t.own(createBridge({ providers: providers(t.up) }))
+  await app.register(aibridge, { prefix: '/llm', logLevel: 'error', bridge: shared } as never)
+  const base = await listen(app)
+  expect((await raw(base, '/ai/openai/v1/models')).status).toBe(200)
+  expect((await raw(base, '/llm/openai/v1/models')).status).toBe(200)
 })
