@@ -27,33 +27,56 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
     const s = Number(m[1])
     return Number.isFinite(s) ? s * 1000 : undefined
   }
-  // HTTP-date needs a weekday or month name; a bare number that failed above is garbage.
-  if (!/[a-z]/i.test(value)) return undefined
-  const at = Date.parse(value)
-  if (Number.isNaN(at)) return undefined
-  return Math.max(0, at - now)
+  const at = parseHttpDate(value.trim())
+  return at === undefined ? undefined : Math.max(0, at - now)
 }
 
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/g
-const DURATION_WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|h|m|s))+$/
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)'
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)'
+const TIME = '\\d{2}:\\d{2}:\\d{2}'
+// RFC 9110 section 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient accepts.
+const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} ${TIME} GMT$`, 'i')
+const RFC850 = new RegExp(`^${LONG_DAY}, \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`, 'i')
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} (?: \\d|\\d{2}) ${TIME} \\d{4}$`, 'i')
+
+/**
+ * Epoch ms of an HTTP-date, or undefined for anything else: a lenient date parser would read garbage
+ * such as `May 5` as a real (past) date and end a cooldown at once.
+ */
+function parseHttpDate(value: string): number | undefined {
+  let text: string
+  if (IMF_FIXDATE.test(value) || RFC850.test(value)) text = value
+  else if (ASCTIME.test(value)) text = `${value} GMT` // asctime carries no zone; it is UTC
+  else return undefined
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? undefined : at
+}
+
+// Each unit at most once, largest first, as Go's time.Duration prints them (`1h2m3.5s`, `20ms`).
+const NUM = '(\\d+(?:\\.\\d+)?)'
+const DURATION = new RegExp(`^(?:${NUM}h)?(?:${NUM}m(?!s))?(?:${NUM}s)?(?:${NUM}ms)?$`)
+const UNIT_MS = [3_600_000, 60_000, 1000, 1] as const
 
 /** OpenAI's `x-ratelimit-reset-*` durations: `6m0s`, `1.5s`, `20ms`, `1h2m3s`. */
 export function parseDuration(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const v = value.trim()
-  if (v === '' || !DURATION_WHOLE.test(v)) return undefined
+  const m = v === '' ? null : DURATION.exec(v)
+  if (!m) return undefined
   let total = 0
-  for (const part of v.matchAll(DURATION_PART)) {
-    total += Number(part[1]) * (UNIT_MS[part[2]!] ?? 0)
-  }
+  for (let i = 0; i < UNIT_MS.length; i++) if (m[i + 1] !== undefined) total += Number(m[i + 1]) * UNIT_MS[i]!
   return Number.isFinite(total) ? total : undefined
 }
 
-/** Anthropic's `anthropic-ratelimit-*-reset`: an RFC 3339 timestamp. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/
+
+/** Anthropic's `anthropic-ratelimit-*-reset`: an RFC 3339 timestamp (with its zone). */
 function parseTimestamp(value: string | undefined, now: number): number | undefined {
   if (value === undefined) return undefined
-  const at = Date.parse(value.trim())
+  const v = value.trim()
+  if (!RFC3339.test(v)) return undefined
+  const at = Date.parse(v.replace(' ', 'T'))
   if (Number.isNaN(at)) return undefined
   return Math.max(0, at - now)
 }

@@ -145,6 +145,15 @@ describe('parsers', () => {
     expect(parseRetryAfter('1.5', now)).toBe(1500)
     expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:30 GMT', now)).toBe(30_000)
     expect(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now)).toBe(0)
+    // The obsolete forms RFC 9110 section 5.6.7 says a recipient accepts; asctime is UTC.
+    expect(parseRetryAfter('Wednesday, 01-Jan-25 00:00:30 GMT', now)).toBe(30_000)
+    expect(parseRetryAfter('Wed Jan  1 00:00:30 2025', now)).toBe(30_000)
+  })
+
+  test('parseRetryAfter: only an HTTP-date is a date, not what a lenient date parser accepts', () => {
+    for (const v of ['May 5', 'Jan 1 2030', '2030-01-01', '2030-01-01T00:00:00Z', 'Wed, 99 Foo 2030 00:00:00 GMT', 'tomorrow 10:00', 'Wed, 01 Jan 2030']) {
+      expect(parseRetryAfter(v, now), v).toBeUndefined()
+    }
   })
 
   test('parseRetryAfter: garbage is undefined, never a throw', () => {
@@ -165,7 +174,7 @@ describe('parsers', () => {
   })
 
   test('parseDuration: garbage is undefined, never a throw', () => {
-    for (const v of ['', '5', 's', '1.5', '-1s', '1d', '1s2', 'ms', '6 m', 'one second', '1e3s']) {
+    for (const v of ['', '5', 's', '1.5', '-1s', '1d', '1s2', 'ms', '6 m', 'one second', '1e3s', '1s1s', '3m2h', '1m1m', '5ms1s']) {
       expect(() => parseDuration(v)).not.toThrow()
       expect(parseDuration(v), v).toBeUndefined()
     }
