@@ -25,10 +25,18 @@ export class BodyStreamError extends Error {
  * the client sent (the fields of a multipart upload, whose files it kept elsewhere).
  */
 export class HostBodyError extends Error {
-  constructor(contentType: string) {
-    super(
+  static parsed(contentType: string): HostBodyError {
+    return new HostBodyError(
       `a host body parser consumed this ${contentType} request and kept no raw bytes, so it cannot be forwarded: ` +
         'mount aibridge before that parser, or have the parser keep the raw body',
+    )
+  }
+
+  /** The stream was read by someone else and nothing was handed over: forwarding it would send it empty. */
+  static vanished(): HostBodyError {
+    return new HostBodyError(
+      "a host middleware read this request's body before aibridge and did not hand it over, so it cannot be forwarded: " +
+        'mount aibridge before that middleware',
     )
   }
 }
@@ -42,6 +50,8 @@ const EMPTY = Buffer.alloc(0)
 export function readBody(req: Readable, limit: number, declared?: number, hostStream = false): Promise<Buffer> {
   if (declared !== undefined && Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError(limit))
   if (req.readableEnded) return Promise.resolve(EMPTY)
+  // Gone before anyone listened: no 'close' or 'error' will come again.
+  if (req.destroyed) return Promise.reject(hostStream ? new BodyStreamError(undefined) : new ClientGoneError())
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -93,7 +103,7 @@ export function bodyFromHost(value: unknown, contentType: string | undefined): B
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
   const type = contentType ?? ''
   // A multipart body is binary: no parsed form of it, text included, gives back what was sent.
-  if (MULTIPART.test(type)) throw new HostBodyError(type.split(';', 1)[0]!.trim().toLowerCase())
+  if (MULTIPART.test(type)) throw HostBodyError.parsed(type.split(';', 1)[0]!.trim().toLowerCase())
   if (value === undefined || value === null) return EMPTY
   if (typeof value === 'string') return Buffer.from(value, 'utf8')
   if (FORM.test(type) && typeof value === 'object') {
@@ -116,6 +126,12 @@ function appendForm(form: URLSearchParams, name: string, value: unknown): void {
   } else {
     form.append(name, String(value))
   }
+}
+
+/** True when the request says a body follows (a Content-Length above 0, or chunked). */
+export function declaresBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 /** True when something (a host body parser) already read the request stream. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline, Readable } from 'node:stream'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
-import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, HostBodyError, readBody, streamConsumed } from './body.js'
+import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, declaresBody, HostBodyError, readBody, streamConsumed } from './body.js'
 import { classify } from './classify.js'
 import { decode } from './encoding.js'
 import { AibridgeKeyNotFoundError } from './errors.js'
@@ -249,6 +249,14 @@ export class Bridge {
     const provider = target && this.#providers.get(target.provider)
     if (!target || !provider) return undefined
     const ex = new Exchange(provider, req, res, target)
+    if (res.destroyed) {
+      // The client left before the bridge was reached (a slow host middleware ran first): its
+      // response has closed already and will not say so again.
+      ex.leave()
+      const gone = this.#gone(ex)
+      this.#emit(ex)
+      return gone
+    }
     // 'finish', not res.writableFinished: a response double such as Fastify's inject() (light-my-request)
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
@@ -299,7 +307,11 @@ export class Bridge {
     const fromHost = given !== undefined && (given instanceof Readable || streamConsumed(req))
     const limit = this.#options.bodyLimit
     try {
-      if (!fromHost) body = await readBody(req, limit, Number(req.headers['content-length']))
+      if (!fromHost) {
+        // Read by a host middleware that handed nothing over: the stream is spent, not empty.
+        if (streamConsumed(req) && declaresBody(req)) throw HostBodyError.vanished()
+        body = await readBody(req, limit, Number(req.headers['content-length']))
+      }
       else if (given instanceof Readable) body = await readBody(given, limit, undefined, true)
       // A parser that saw an empty body still hands over a value (`{}` from express.json()).
       else if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) body = EMPTY
@@ -489,8 +501,10 @@ export class Bridge {
   #emit(ex: Exchange): void {
     const record = ex.finish()
     if (!record || !this.#onInterception) return
+    // A copy: the exchange may still be settling (a client that left mid-request) when it goes out.
+    const snapshot: InterceptionRecord = { ...record, keysTried: [...record.keysTried] }
     try {
-      const result = this.#onInterception(record) as unknown
+      const result = this.#onInterception(snapshot) as unknown
       if (result && typeof (result as Promise<unknown>).catch === 'function') {
         ;(result as Promise<unknown>).catch((err: unknown) => this.#callbackFailed(err))
       }

@@ -1,8 +1,8 @@
 import { expect, test } from 'vitest'
-import { post } from '../../../test/support/http.js'
+import { open, post, raw } from '../../../test/support/http.js'
 import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
-import { gate, sleep } from '../../../test/support/wait.js'
-import { createBridge, MemoryKeyStore } from '../src/index.js'
+import { gate, sleep, until, within } from '../../../test/support/wait.js'
+import { createBridge, MemoryKeyStore, type InterceptionRecord } from '../src/index.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 
@@ -135,4 +135,64 @@ test('a logger that throws costs its log lines only: failover, exhaustion, recor
   const records = await b.waitForRecords(2)
   expect(records.map((x) => x.outcome)).toEqual(['ok', 'exhausted'])
   await b.bridge.close()
+})
+
+test('a client that left while a slow host middleware ran: one client_aborted record, no upstream call, close() resolves', async () => {
+  const handled: Promise<void>[] = []
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, (bridge) => (req, res) => {
+    // Like an auth lookup that takes a while before the bridge is reached.
+    handled.push(new Promise((resolve) => setTimeout(resolve, 150)).then(() => bridge.handle(req, res)))
+  })
+  for (const method of ['GET', 'POST']) {
+    const { req } = open(b.url, '/openai/v1/models', { method, headers: method === 'POST' ? { 'content-length': '2' } : {} })
+    req.on('error', () => {})
+    req.end(method === 'POST' ? '{}' : undefined)
+    await sleep(30)
+    req.destroy()
+  }
+  await Promise.all(handled)
+  const records = await b.waitForRecords(2)
+  expect(records.map((r) => [r.method, r.outcome, r.status, r.attempts])).toEqual([
+    ['GET', 'client_aborted', null, 0],
+    ['POST', 'client_aborted', null, 0],
+  ])
+  expect(h.up.requests).toHaveLength(0)
+  await within(b.bridge.close(), 2000, 'close()')
+})
+
+test('a body a host middleware read and did not hand over: a provider-shaped 500 saying so, not an empty body upstream', async () => {
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, (bridge) => (req, res) => {
+    // Like a signature check that keeps the bytes under its own name.
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => void bridge.handle(req, res))
+  })
+  const r = await post(b.url, '/openai/v1/chat/completions', { model: 'gpt' })
+  expect(r.status).toBe(500)
+  expect(r.json().error.message).toBe(
+    "aibridge: a host middleware read this request's body before aibridge and did not hand it over, so it cannot be forwarded: mount aibridge before that middleware",
+  )
+  expect(h.up.requests).toHaveLength(0)
+  // A bodiless request read the same way is fine.
+  expect((await raw(b.url, '/openai/v1/models')).status).toBe(200)
+})
+
+test('the record handed to onInterception is not changed afterwards', async () => {
+  const seen: InterceptionRecord[] = []
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } }, onInterception: (r) => void seen.push(r) })
+  const release = gate()
+  h.up.handle(async (_s, res) => {
+    await release.promise
+    res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_late' }).end('{}')
+  })
+  const { req } = open(b.url, '/openai/v1/models')
+  req.on('error', () => {})
+  req.end()
+  await h.up.waitFor(1)
+  req.destroy()
+  await until(() => seen.length === 1)
+  const before = JSON.stringify(seen[0])
+  release.open()
+  await sleep(100)
+  expect(JSON.stringify(seen[0])).toBe(before)
+  expect(seen[0]).toMatchObject({ outcome: 'client_aborted', status: null, upstreamRequestId: null })
 })
