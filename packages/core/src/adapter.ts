@@ -1,4 +1,4 @@
-import { AibridgeOptionError } from './errors.js'
+import { AibridgeOptionError, describeOptionValue } from './errors.js'
 import { originForm } from './path.js'
 import type { Bridge } from './bridge.js'
 import type { BridgeOptions } from './options.js'
@@ -15,7 +15,7 @@ export function isBridge(value: BridgeOptions | Bridge): value is Bridge {
 export function mountPrefix(value: unknown): string {
   if (value === undefined) return ''
   if (typeof value !== 'string' || (value !== '' && value[0] !== '/')) {
-    throw new AibridgeOptionError(`prefix must be '' or a path starting with '/', got ${JSON.stringify(value)}`)
+    throw new AibridgeOptionError(`prefix must be '' or a path starting with '/', got ${describeOptionValue(value)}`)
   }
   return value.replace(/\/+$/, '')
 }

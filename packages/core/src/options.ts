@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { AibridgeOptionError } from './errors.js'
-import { maskKey } from './mask.js'
+import { AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
 import type { CooldownOptions, KeyOrder } from './key-pool.js'
 import type { KeyStateStore } from './key-store.js'
 import type { Logger } from './logger.js'
@@ -94,28 +93,18 @@ function fail(message: string): never {
   throw new AibridgeOptionError(message)
 }
 
-/**
- * A value for an error message. A long string may be a key put in the wrong option: it is masked
- * like a hint, never printed.
- */
-function shown(value: unknown): string {
-  if (typeof value === 'string') return value.length > 16 ? `a ${value.length}-character string (${maskKey(value)})` : JSON.stringify(value)
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value)
-  return typeof value === 'function' ? 'a function' : Array.isArray(value) ? 'an array' : `a ${typeof value}`
-}
-
 /** Refuses names that are not options (a typo such as `baseUrl` would otherwise be ignored silently). */
 function onlyKnown(value: object, known: readonly string[], at: string): void {
   for (const name of Object.keys(value)) {
     if (known.includes(name)) continue
     const near = known.find((k) => k.toLowerCase() === name.toLowerCase() || k.startsWith(name) || name.startsWith(k))
-    fail(`${at}${name} is not an option${near ? ` (did you mean ${at}${near}?)` : ''}; known: ${known.join(', ')}`)
+    fail(`${at}${describeOptionName(name)} is not an option${near ? ` (did you mean ${at}${near}?)` : ''}; known: ${known.join(', ')}`)
   }
 }
 
 function section(value: unknown, name: string, known: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {}
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${name} must be an object, got ${shown(value)}`)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${name} must be an object, got ${describeOptionValue(value)}`)
   onlyKnown(value, known, `${name}.`)
   return value as Record<string, unknown>
 }
@@ -125,7 +114,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 function positive(value: unknown, name: string, fallback: number, unit = 'milliseconds'): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${name} must be a positive number of ${unit}, got ${shown(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${name} must be a positive number of ${unit}, got ${describeOptionValue(value)}`)
   return value
 }
 
@@ -144,7 +133,7 @@ function cooldown(value: unknown, name: string, fallback: number, allowInfinity 
 
 function functions(value: unknown, name: string, methods: readonly string[], optional: readonly string[] = []): void {
   if (value === undefined) return
-  if (typeof value !== 'object' || value === null) fail(`${name} must be an object with ${methods.join(', ')} methods, got ${shown(value)}`)
+  if (typeof value !== 'object' || value === null) fail(`${name} must be an object with ${methods.join(', ')} methods, got ${describeOptionValue(value)}`)
   const missing = methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function')
   if (missing.length > 0) fail(`${name} must have ${methods.join(', ')} methods; missing or not a function: ${missing.join(', ')}`)
   const bad = optional.filter((m) => (value as Record<string, unknown>)[m] !== undefined && typeof (value as Record<string, unknown>)[m] !== 'function')
@@ -155,12 +144,12 @@ function byokOption(value: unknown, name: string): ByokMode | undefined {
   if (value === undefined || value === 'auto' || value === false || typeof value === 'function') {
     return value as ByokMode | undefined
   }
-  fail(`${name} must be 'auto', false or a function, got ${shown(value)}`)
+  fail(`${name} must be 'auto', false or a function, got ${describeOptionValue(value)}`)
 }
 
 function keyOrderOption(value: unknown, name: string): KeyOrder | undefined {
   if (value === undefined || value === 'ordered' || value === 'round-robin') return value
-  fail(`${name} must be 'ordered' or 'round-robin', got ${shown(value)}`)
+  fail(`${name} must be 'ordered' or 'round-robin', got ${describeOptionValue(value)}`)
 }
 
 function resolveKeys(value: unknown, at: string): string[] {
@@ -181,7 +170,7 @@ function resolveKeys(value: unknown, at: string): string[] {
 
 function resolveBaseURL(value: unknown, at: string, fallback: string): { origin: string; basePath: string } {
   const raw = value ?? fallback
-  if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${shown(raw)}`)
+  if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${describeOptionValue(raw)}`)
   let url: URL
   try {
     url = new URL(raw)
@@ -206,7 +195,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   functions(options.logger, 'logger', ['debug', 'info', 'warn', 'error'])
   functions(options.store, 'store', ['get', 'mark', 'clear'], ['close'])
   if (options.onInterception !== undefined && typeof options.onInterception !== 'function') {
-    fail(`onInterception must be a function, got ${shown(options.onInterception)}`)
+    fail(`onInterception must be a function, got ${describeOptionValue(options.onInterception)}`)
   }
   const { providers } = options
   if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
@@ -219,7 +208,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   const bridgeOrder = keyOrderOption(options.keyOrder, 'keyOrder') ?? 'ordered'
   const resolved = new Map<string, ResolvedProvider>()
   for (const name of names) {
-    const at = `providers.${name}`
+    const at = `providers.${describeOptionName(name)}`
     if (!PROVIDER_NAME.test(name)) fail(`${at}: provider names must be URL-safe (letters, digits, . _ ~ -)`)
     const p = providers[name]
     if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${at} must be an object`)
@@ -227,7 +216,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     const type = p.type ?? (name === 'anthropic' || name === 'openai' ? name : undefined)
     if (type === undefined) fail(`${at}.type is required for a provider not named anthropic or openai ('anthropic' or 'openai')`)
     const dialect = dialects[type]
-    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${shown(type)}`)
+    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${describeOptionValue(type)}`)
     const keys = resolveKeys(p.keys, `${at}.keys`)
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
     if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)

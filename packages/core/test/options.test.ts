@@ -91,6 +91,8 @@ describe('options are validated when the bridge is created, naming the option an
     ['console.log as a logger', { providers: { openai: { keys: [SECRET] } }, logger: console.log }, /logger must be an object with debug, info, warn, error methods, got a function/],
     ['a store without its methods', { providers: { openai: { keys: [SECRET] } }, store: {} }, /store must have get, mark, clear methods/],
     ['a store close that is not a function', { providers: { openai: { keys: [SECRET] } }, store: { get() {}, mark() {}, clear() {}, close: true } }, /store\.close must be a function when given/],
+    ['a key used as an option name is masked', { providers: { openai: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'], [SECRET + '-and-more-to-be-long']: 1 } } }, /providers\.openai\.sk-l\.\.\.long is not an option/],
+    ['a key used as a provider name is masked', { providers: { [SECRET + '-and-more-to-be-long']: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'] } } }, /providers\.sk-l\.\.\.long\.type is required/],
     ['a key put in the wrong option is masked', { providers: { openai: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'] } }, keyOrder: SECRET }, /keyOrder must be 'ordered' or 'round-robin', got a 37-character string \(sk-l\.\.\.cdef\)/],
   ]
   for (const [name, options, message] of cases) {

@@ -1,4 +1,4 @@
-import { AibridgeOptionError, createBridge, hostBody, isBridge, isEventStream, mountPrefix, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, describeOptionValue, hostBody, isBridge, isEventStream, mountPrefix, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
 import type { Context, Middleware, Next } from 'koa'
 
 // Everything a user of this adapter needs from the engine, from one import.
@@ -37,7 +37,7 @@ function send(ctx: Context, { status, headers, body }: BridgeResponse): void {
  */
 export function aibridge(optionsOrBridge: (BridgeOptions & AibridgeKoaOptions) | Bridge, options: AibridgeKoaOptions = {}): AibridgeMiddleware {
   if (typeof options !== 'object' || options === null) {
-    throw new AibridgeOptionError(`the second argument must be { prefix }, got ${JSON.stringify(options)}: use aibridge(options, { prefix: '/ai' })`)
+    throw new AibridgeOptionError(`the second argument must be { prefix }, got ${describeOptionValue(options)}: use aibridge(options, { prefix: '/ai' })`)
   }
   let bridge: Bridge
   let prefixOption = options.prefix
@@ -46,7 +46,7 @@ export function aibridge(optionsOrBridge: (BridgeOptions & AibridgeKoaOptions) |
     // `aibridge({ prefix, ...options })`, the Fastify habit, mounts where it says too.
     const { prefix: inline, ...bridgeOptions } = optionsOrBridge
     if (inline !== undefined && prefixOption !== undefined && inline !== prefixOption) {
-      throw new AibridgeOptionError(`prefix is given twice, as ${JSON.stringify(inline)} and ${JSON.stringify(prefixOption)}`)
+      throw new AibridgeOptionError(`prefix is given twice, as ${describeOptionValue(inline)} and ${describeOptionValue(prefixOption)}`)
     }
     prefixOption ??= inline
     bridge = createBridge(bridgeOptions)

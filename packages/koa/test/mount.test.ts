@@ -126,6 +126,13 @@ describe('the prefix', () => {
     expect(() => aibridge(anthropicAt('http://127.0.0.1:9'), { prefix: 'ai' })).toThrow(`prefix must be '' or a path starting with '/', got "ai"`)
     // The Express habit of a path argument would otherwise mount at the root without a word.
     expect(() => aibridge(anthropicAt('http://127.0.0.1:9'), '/ai' as never)).toThrow(`the second argument must be { prefix }, got "/ai"`)
+    // A key passed where the prefix goes is masked like a hint, never printed.
+    const key = 'sk-ant-api03-DO-NOT-PRINT-0123456789abcdef'
+    for (const attempt of [() => aibridge(anthropicAt('http://127.0.0.1:9'), key as never), () => aibridge(anthropicAt('http://127.0.0.1:9'), { prefix: key })]) {
+      expect(attempt).toThrow(AibridgeOptionError)
+      expect(attempt).toThrow('a 42-character string (sk-a...cdef)')
+      expect(attempt).not.toThrow(/DO-NOT-PRINT/)
+    }
   })
 })
 
