@@ -13,7 +13,10 @@ export interface RelayOptions {
    */
   sseErrorEvent?: () => string
   onFirstChunk(): void
-  /** The source died mid-body; `graceful` when an error event ended the stream instead of a reset. */
+  /**
+   * The source died mid-body; `graceful` when an error event ended the stream. Otherwise the caller
+   * resets the client connection: the relay then ends without an error of its own.
+   */
   onTruncated(err: Error, graceful: boolean): void
   /** Set when the client is gone, so a source error is not mistaken for a truncation. */
   clientGone(): boolean
@@ -143,7 +146,9 @@ export class UpstreamRelay extends Readable {
       this.#push(Buffer.from((this.#atBoundary ? '' : '\n\n') + event(), 'utf8'))
       this.push(null)
     } else {
-      this.destroy(err)
+      // The caller has reset the client's connection (onTruncated, logged there): an error here
+      // would only reach a framework's error handler as a second report (Koa prints its stack).
+      this.destroy()
     }
   }
 
