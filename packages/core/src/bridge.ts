@@ -495,7 +495,7 @@ export class Bridge {
         if (!graceful) ex.res.destroy()
       },
     })
-    return { status: up.statusCode, headers, body }
+    return { status: up.statusCode, headers, body, eventStream: sse }
   }
 
   #emit(ex: Exchange): void {

@@ -9,6 +9,11 @@ export interface BridgeResponse {
   headers: OutgoingHttpHeaders
   /** A stream for upstream bodies (send it as it flows), a buffer for aibridge's own answers. */
   body: Readable | Buffer
+  /**
+   * An SSE stream: it must reach the client event by event, so an adapter turns its framework's
+   * compression off for it (the headers already say `no-transform`).
+   */
+  eventStream?: boolean
 }
 
 /** A provider-shaped error answer. */

@@ -1,4 +1,4 @@
-import { AibridgeOptionError, createBridge, isBridge, isEventStream, mountPrefix, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, isBridge, mountPrefix, type Bridge, type BridgeOptions } from '@aibridge/core'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -95,7 +95,7 @@ async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): P
     }
     // An event stream must reach the client event by event; @fastify/compress buffers whatever it
     // compresses (a host's `customTypes` may match text/event-stream) unless this header is set.
-    if (isEventStream(headers['content-type'] as string | undefined)) request.headers = { 'x-no-compression': '1' }
+    if (response.eventStream) request.headers = { ...request.headers, 'x-no-compression': '1' }
     return reply.code(status).headers(headers).send(body)
   }
   // Only the providers' own paths: a root mount must leave every other route (a host's `/*`, CORS

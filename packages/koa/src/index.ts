@@ -1,4 +1,4 @@
-import { AibridgeOptionError, createBridge, describeOptionValue, hostBody, isBridge, isEventStream, mountPrefix, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, describeOptionValue, hostBody, isBridge, mountPrefix, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
 import type { Context, Middleware, Next } from 'koa'
 
 // Everything a user of this adapter needs from the engine, from one import.
@@ -16,7 +16,7 @@ export interface AibridgeKoaOptions {
 /** Koa middleware serving a bridge; `.bridge` is the bridge behind it (for `keyStates()`, `resetKey()`, `close()`). */
 export type AibridgeMiddleware = Middleware & { readonly bridge: Bridge }
 
-function send(ctx: Context, { status, headers, body }: BridgeResponse): void {
+function send(ctx: Context, { status, headers, body, eventStream }: BridgeResponse): void {
   ctx.status = status
   // The body goes first: Koa's setter fills in a Content-Type (application/octet-stream) and, when
   // replacing an earlier body with a stream, drops Content-Length; the provider's own headers then win.
@@ -26,7 +26,7 @@ function send(ctx: Context, { status, headers, body }: BridgeResponse): void {
   }
   if (headers['content-type'] === undefined) ctx.remove('Content-Type')
   // koa-compress buffers what it compresses; an event stream must reach the client event by event.
-  if (isEventStream(headers['content-type'] as string | string[] | undefined)) (ctx as { compress?: boolean }).compress = false
+  if (eventStream) (ctx as { compress?: boolean }).compress = false
 }
 
 /**
@@ -55,9 +55,9 @@ export function aibridge(optionsOrBridge: (BridgeOptions & AibridgeKoaOptions) |
   const middleware = async (ctx: Context, next: Next): Promise<void> => {
     // ctx.url, not ctx.path: the raw path and query, as koa-mount left them.
     const path = pathBelow(ctx.url, prefix)
+    if (path === undefined) return next()
     const request = ctx.request as { rawBody?: unknown; body?: unknown }
-    const body = hostBody(request.rawBody, request.body)
-    const response = path === undefined ? undefined : await bridge.dispatch(ctx.req, ctx.res, { path, body })
+    const response = await bridge.dispatch(ctx.req, ctx.res, { path, body: hostBody(request.rawBody, request.body) })
     if (!response) return next()
     send(ctx, response)
   }
