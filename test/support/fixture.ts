@@ -36,9 +36,12 @@ export function fixture(fallback?: Script): Fixture {
     const [h, b] = [hosts, bridges]
     hosts = []
     bridges = []
-    await Promise.all(h.map((x) => x.close()))
-    await up?.close()
-    await Promise.all(b.map((x) => x.close()))
+    // Every step runs even when one fails, so one broken host cannot leak sockets into later tests.
+    const results = [...(await Promise.allSettled(h.map((x) => x.close())))]
+    results.push(...(await Promise.allSettled([up?.close()])))
+    results.push(...(await Promise.allSettled(b.map((x) => x.close()))))
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
   })
   const f: Fixture = {
     get up() {

@@ -100,8 +100,14 @@ export async function startUpstream(fallback: Script = json(200, { ok: true })):
       while (requests.length < n) {
         if (Date.now() > deadline) throw new Error(`upstream saw ${requests.length} requests, expected ${n}`)
         await new Promise<void>((resolve) => {
-          waiters.push(resolve)
-          setTimeout(resolve, 50)
+          const done = (): void => {
+            clearTimeout(timer)
+            const i = waiters.indexOf(done)
+            if (i !== -1) waiters.splice(i, 1)
+            resolve()
+          }
+          const timer = setTimeout(done, 50)
+          waiters.push(done)
         })
       }
       return requests

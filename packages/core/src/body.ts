@@ -41,7 +41,7 @@ export class HostBodyError extends Error {
   }
 }
 
-const EMPTY = Buffer.alloc(0)
+export const EMPTY = Buffer.alloc(0)
 
 /**
  * Reads a body once, whole (it is replayed on failover), refusing more than `limit` bytes. `req` is the

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline, Readable } from 'node:stream'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
-import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, declaresBody, HostBodyError, readBody, streamConsumed } from './body.js'
+import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, declaresBody, EMPTY, HostBodyError, readBody, streamConsumed } from './body.js'
 import { classify } from './classify.js'
 import { decode } from './encoding.js'
 import { AibridgeKeyNotFoundError } from './errors.js'
@@ -169,7 +169,6 @@ function firstHeader(headers: Record<string, string | string[] | undefined>, nam
   return null
 }
 
-const EMPTY = Buffer.alloc(0)
 const NO_BODY_METHODS = new Set(['GET', 'HEAD'])
 
 /**
@@ -213,7 +212,7 @@ export class Bridge {
 
   /**
    * Serves a request: a plain `node:http` handler, or Connect/Express middleware when given `next`.
-   * Resolves when the response has been handed to the socket.
+   * Resolves once the response is under way (written, or piped from the provider).
    */
   async handle(req: IncomingMessage, res: ServerResponse, nextOrOptions?: NextFunction | HandleOptions): Promise<void> {
     const options = typeof nextOrOptions === 'function' ? { next: nextOrOptions } : (nextOrOptions ?? {})

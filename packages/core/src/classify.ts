@@ -11,8 +11,8 @@ const PASS: Verdict = { failover: false }
 
 /**
  * Decides whether an upstream status is the key's fault. Only 401/403 (authentication, unless the
- * body blames the request), 429
- * (rate limit or quota) and billing failures are; every other status goes to the client untouched.
+ * body blames the request), 429 (rate limit or quota) and billing failures are; every other status
+ * goes to the client untouched.
  * `body` is the parsed error body when `dialect.needsBody(status)` asked for it.
  */
 export function classify(

@@ -45,7 +45,7 @@ export interface Exhaustion {
 
 /**
  * A provider's keys and their state. State is derived from deadlines held in the store, so a
- * cooldown ends by itself without a timer; every request walks the keys with its own `walker`.
+ * cooldown ends by itself without a timer; every request walks the keys with its own `KeyWalk`.
  */
 export class KeyPool {
   readonly keys: readonly PoolKey[]
@@ -95,7 +95,10 @@ export class KeyPool {
     return new KeyWalk(this, start)
   }
 
-  /** Takes a key out after a key-specific failure; `cooldownMs` applies to temporary failures. */
+  /**
+   * Takes a key out after a key-specific failure; `cooldownMs` applies to temporary failures.
+   * Returns the key's mark as it now stands (a longer one from another request wins).
+   */
   markFailed(key: PoolKey, reason: KeyFailure, status: number, cooldownMs?: number): KeyMark {
     const now = Date.now()
     const permanent = reason === 'auth_failed'
@@ -110,7 +113,8 @@ export class KeyPool {
       status,
     }
     this.#safely('mark', () => this.store.mark(this.provider, key.id, mark))
-    return mark
+    // What the key's state is now: the store keeps the stronger of this mark and one already there.
+    return this.#activeMark(key, now) ?? mark
   }
 
   find(idOrHint: string): PoolKey[] {

@@ -11,7 +11,11 @@ export type KeyFailure = 'rate_limited' | 'quota_exhausted' | 'auth_failed'
 export interface KeyMark {
   state: 'temporary' | 'permanent'
   reason: KeyFailure
-  /** Epoch ms after which the key is usable again; `Infinity` for a permanent key with no recheck. */
+  /**
+   * Epoch ms after which the key is usable again; `Infinity` for a permanent key with no recheck.
+   * `JSON.stringify` turns Infinity into null: a store that serializes marks must keep it (say, as a
+   * string) or a failed key would come straight back.
+   */
   until: number
   /** Epoch ms when the failure was seen. */
   at: number

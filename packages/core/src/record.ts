@@ -14,9 +14,12 @@ export type Outcome =
   | 'client_aborted'
   /** The upstream died or stalled mid-body; the client saw an error, not a clean end. */
   | 'truncated'
-  /** aibridge itself failed (a `byok` function or a store threw, a bug); 500, details in the error log. */
+  /** aibridge itself failed (a `byok` function threw or returned a promise, a bug); 500, details in the error log. */
   | 'internal_error'
-  /** aibridge refused the request itself (hostile path, body too large, missing credential); no upstream call. */
+  /**
+   * aibridge refused the request itself (hostile path, body too large, missing credential, a body a
+   * host parser consumed, shutting down); no upstream call.
+   */
   | 'rejected'
 
 /** One handled request, as `onInterception` receives it. Holds no key, token or body. */

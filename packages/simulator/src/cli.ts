@@ -15,10 +15,11 @@ function number(flag: string, value: string): number {
   return n
 }
 
-/** Bad flags (parseArgs), bad values, and options the simulator refuses (a TypeError) are usage mistakes. */
+/** Bad flags (parseArgs), bad values, and options the simulator refuses are usage mistakes. */
 function isUsageError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code
-  return err instanceof UsageError || err instanceof TypeError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))
+  if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) return true
+  return err instanceof TypeError && err.message.startsWith('@aibridge/simulator: ')
 }
 
 async function main(): Promise<void> {
