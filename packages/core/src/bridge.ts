@@ -378,6 +378,12 @@ export class Bridge {
       } finally {
         clearTimeout(timer)
       }
+      if (headersLate) {
+        // The deadline passed in the tick the headers came: the abort has already cut this body.
+        up.body.on('error', () => {})
+        up.body.destroy()
+        return this.#transportFailure(ex, new undiciErrors.HeadersTimeoutError())
+      }
       ex.record.upstreamRequestId = firstHeader(up.headers, dialect.requestIdHeaders)
       if (ex.clientGone) {
         up.body.destroy()
