@@ -1,18 +1,18 @@
-import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline, Readable } from 'node:stream'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, declaresBody, EMPTY, HostBodyError, readBody, streamConsumed } from './body.js'
 import { classify } from './classify.js'
-import { decode } from './encoding.js'
+import { CLASSIFY_LIMIT, firstHeader, headerGetter, parseJson, readSmall } from './error-body.js'
 import { AibridgeKeyNotFoundError } from './errors.js'
+import { Exchange, type Provider } from './exchange.js'
 import { clientResponseHeaders, isEventStream, SSE_HEADERS, upstreamRequestHeaders } from './headers.js'
 import { KeyPool, type KeyState, type PoolKey } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
 import { safeLogger, type Logger } from './logger.js'
 import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedProvider } from './options.js'
 import { hostilePath, splitTarget, upstreamPath, type Target } from './path.js'
-import type { InterceptionRecord, Outcome } from './record.js'
+import type { InterceptionRecord } from './record.js'
 import { UpstreamRelay } from './relay.js'
 import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond.js'
 
@@ -33,140 +33,6 @@ export interface DispatchOptions {
 export interface HandleOptions extends DispatchOptions {
   /** Called for paths that name no configured provider; without it they get a JSON 404. */
   next?: NextFunction
-}
-
-// Error bodies read to classify a failure are small; anything larger is not one we look inside.
-const CLASSIFY_LIMIT = 64 * 1024
-
-interface Provider {
-  config: ResolvedProvider
-  pool: KeyPool
-  upstream: Pool
-}
-
-/** Per-request bookkeeping that ends up in the record. */
-class Exchange {
-  readonly record: InterceptionRecord
-  /** Aborts the upstream request: the client left, or the provider sent no headers in time. */
-  readonly controller = new AbortController()
-  #gone = false
-  #finished = false
-  #explicit: Outcome | undefined
-  #emitted = false
-
-  constructor(
-    readonly provider: Provider,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    target: Target,
-  ) {
-    this.record = {
-      id: randomUUID(),
-      provider: provider.config.name,
-      method: req.method ?? 'GET',
-      path: target.rest || '/',
-      credentialKind: 'centralized',
-      credentialHint: null,
-      keysTried: [],
-      attempts: 0,
-      status: null,
-      outcome: 'ok',
-      upstreamRequestId: null,
-      startedAt: Date.now(),
-      durationMs: 0,
-      firstByteMs: null,
-    }
-  }
-
-  get clientGone(): boolean {
-    return this.#gone
-  }
-
-  /** The whole response was handed to the connection ('finish'). */
-  get finished(): boolean {
-    return this.#finished
-  }
-
-  markFinished(): void {
-    this.#finished = true
-  }
-
-  /** The client closed the connection before the response ended: stop everything upstream. */
-  leave(): void {
-    this.#gone = true
-    this.controller.abort()
-  }
-
-  /** An outcome fixed by aibridge itself; otherwise it is derived when the response ends. */
-  settle(outcome: Outcome): void {
-    this.#explicit ??= outcome
-  }
-
-  firstByte(): void {
-    this.record.firstByteMs ??= Date.now() - this.record.startedAt
-  }
-
-  /** Fills in the end of the record from how the response ended; returns it once. */
-  finish(): InterceptionRecord | undefined {
-    if (this.#emitted) return undefined
-    this.#emitted = true
-    const r = this.record
-    r.durationMs = Date.now() - r.startedAt
-    if (this.#explicit) r.outcome = this.#explicit
-    else if (!this.#finished) r.outcome = 'client_aborted'
-    else r.outcome = (r.status ?? 0) < 400 ? 'ok' : 'upstream_error'
-    return r
-  }
-}
-
-function headerGetter(headers: Record<string, string | string[] | undefined>): (name: string) => string | undefined {
-  return (name) => {
-    const v = headers[name]
-    return Array.isArray(v) ? v[0] : v
-  }
-}
-
-/**
- * Reads a small error body to classify it. When it is larger than the limit, reading stops with the
- * source paused and `complete` false, so the bytes read so far and the rest can still go to the client.
- */
-function readSmall(body: Readable): Promise<{ bytes: Buffer; complete: boolean }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const settle = (complete: boolean, err?: Error): void => {
-      body.off('data', onData).off('end', onEnd).off('error', onError)
-      if (err) reject(err)
-      else resolve({ bytes: Buffer.concat(chunks, size), complete })
-    }
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk)
-      size += chunk.length
-      if (size > CLASSIFY_LIMIT) {
-        body.pause()
-        settle(false)
-      }
-    }
-    const onEnd = (): void => settle(true)
-    const onError = (err: Error): void => settle(false, err)
-    body.on('data', onData).on('end', onEnd).on('error', onError)
-  })
-}
-
-function parseJson(bytes: Buffer, encoding: string | undefined): unknown {
-  try {
-    return JSON.parse(decode(bytes, encoding).toString('utf8'))
-  } catch {
-    return undefined
-  }
-}
-
-function firstHeader(headers: Record<string, string | string[] | undefined>, names: readonly string[]): string | null {
-  for (const name of names) {
-    const v = headers[name]
-    if (v !== undefined) return Array.isArray(v) ? (v[0] ?? null) : v
-  }
-  return null
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD'])

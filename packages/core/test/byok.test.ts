@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
-import { json, rateLimited } from '../../../test/support/upstream.js'
+import { rateLimited } from '../../../test/support/upstream.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'

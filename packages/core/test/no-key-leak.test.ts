@@ -26,7 +26,6 @@ test('no key appears in any response, record, log line, key state or error messa
     seen.push(JSON.stringify(r.headers), r.text)
     return r
   }
-  const callbackErrors: string[] = []
   const b = await h.start({
     providers: {
       anthropic: { keys: A, baseURL: h.up.url },

@@ -36,7 +36,7 @@ it("aborts the upstream request within a second of the client's disconnect mid-s
 it('aborts the upstream request when the client leaves before the response headers', async () => {
   const { base, responses } = await start()
   t.up.queue(hang)
-  const { req, response } = open(base, '/ai/openai/v1/chat/completions', { method: 'POST', headers })
+  const { req } = open(base, '/ai/openai/v1/chat/completions', { method: 'POST', headers })
   req.end(body)
   const [upstream] = await t.up.waitFor(1)
 

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Pool } from 'undici'
+import type { KeyPool } from './key-pool.js'
+import type { ResolvedProvider } from './options.js'
+import type { Target } from './path.js'
+import type { InterceptionRecord, Outcome } from './record.js'
+
+/** A configured provider as the bridge serves it: its options, key pool and upstream connection pool. */
+export interface Provider {
+  config: ResolvedProvider
+  pool: KeyPool
+  upstream: Pool
+}
+
+/** Per-request bookkeeping that ends up in the record. */
+export class Exchange {
+  readonly record: InterceptionRecord
+  /** Aborts the upstream request: the client left, or the provider sent no headers in time. */
+  readonly controller = new AbortController()
+  #gone = false
+  #finished = false
+  #explicit: Outcome | undefined
+  #emitted = false
+
+  constructor(
+    readonly provider: Provider,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    target: Target,
+  ) {
+    this.record = {
+      id: randomUUID(),
+      provider: provider.config.name,
+      method: req.method ?? 'GET',
+      path: target.rest || '/',
+      credentialKind: 'centralized',
+      credentialHint: null,
+      keysTried: [],
+      attempts: 0,
+      status: null,
+      outcome: 'ok',
+      upstreamRequestId: null,
+      startedAt: Date.now(),
+      durationMs: 0,
+      firstByteMs: null,
+    }
+  }
+
+  get clientGone(): boolean {
+    return this.#gone
+  }
+
+  /** The whole response was handed to the connection ('finish'). */
+  get finished(): boolean {
+    return this.#finished
+  }
+
+  markFinished(): void {
+    this.#finished = true
+  }
+
+  /** The client closed the connection before the response ended: stop everything upstream. */
+  leave(): void {
+    this.#gone = true
+    this.controller.abort()
+  }
+
+  /** An outcome fixed by aibridge itself; otherwise it is derived when the response ends. */
+  settle(outcome: Outcome): void {
+    this.#explicit ??= outcome
+  }
+
+  firstByte(): void {
+    this.record.firstByteMs ??= Date.now() - this.record.startedAt
+  }
+
+  /** Fills in the end of the record from how the response ended; returns it once. */
+  finish(): InterceptionRecord | undefined {
+    if (this.#emitted) return undefined
+    this.#emitted = true
+    const r = this.record
+    r.durationMs = Date.now() - r.startedAt
+    if (this.#explicit) r.outcome = this.#explicit
+    else if (!this.#finished) r.outcome = 'client_aborted'
+    else r.outcome = (r.status ?? 0) < 400 ? 'ok' : 'upstream_error'
+    return r
+  }
+}
