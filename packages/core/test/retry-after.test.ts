@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
-import { cooldownFromHeaders, parseDuration, parseRetryAfter } from '../src/index.js'
+import { cooldownFromHeaders, parseDuration, parseRetryAfter } from '../src/retry-after.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
