@@ -1,6 +1,6 @@
 import { AibridgeOptionError, describeOptionValue } from './errors.js'
 import { originForm } from './path.js'
-import type { Bridge } from './bridge.js'
+import { createBridge, type Bridge } from './bridge.js'
 import type { BridgeOptions } from './options.js'
 
 /**
@@ -40,4 +40,26 @@ export function pathBelow(target: string, prefix: string, caseSensitive = true):
  */
 export function hostBody(rawBody: unknown, parsedBody: unknown): unknown {
   return Buffer.isBuffer(rawBody) || typeof rawBody === 'string' ? rawBody : parsedBody
+}
+
+/**
+ * What an adapter serves, from its arguments: `(options)` or `(options, { prefix })` creates a bridge
+ * (a `prefix` inside the options, the Fastify habit, counts too), `(bridge)` or `(bridge, { prefix })`
+ * shares one. Everything is validated before the bridge is created.
+ */
+export function adapterMount(optionsOrBridge: unknown, mount: unknown): { bridge: Bridge; prefix: string } {
+  if (mount !== undefined && (typeof mount !== 'object' || mount === null || Array.isArray(mount))) {
+    throw new AibridgeOptionError(`the second argument must be { prefix }, got ${describeOptionValue(mount)}: use aibridge(options, { prefix: '/ai' })`)
+  }
+  const given = (mount as { prefix?: unknown } | undefined)?.prefix
+  if (isBridge(optionsOrBridge as BridgeOptions)) return { bridge: optionsOrBridge as Bridge, prefix: mountPrefix(given) }
+  if (typeof optionsOrBridge !== 'object' || optionsOrBridge === null) {
+    throw new AibridgeOptionError(`aibridge() takes bridge options or a Bridge, got ${describeOptionValue(optionsOrBridge)}`)
+  }
+  const { prefix: inline, ...bridgeOptions } = optionsOrBridge as BridgeOptions & { prefix?: unknown }
+  if (inline !== undefined && given !== undefined && inline !== given) {
+    throw new AibridgeOptionError(`prefix is given twice, as ${describeOptionValue(inline)} and ${describeOptionValue(given)}`)
+  }
+  const prefix = mountPrefix(given ?? inline)
+  return { bridge: createBridge(bridgeOptions), prefix }
 }

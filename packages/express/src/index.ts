@@ -1,4 +1,4 @@
-import { createBridge, hostBody, isBridge, mountPrefix, pathBelow, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { adapterMount, hostBody, pathBelow, type Bridge, type BridgeOptions } from '@aibridge/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 // Everything a user of this adapter needs from the engine, from one import.
@@ -13,19 +13,13 @@ export type AibridgeMiddleware = RequestHandler & { readonly bridge: Bridge }
 /**
  * Express 4 and 5 middleware: `app.use('/ai', aibridge(options))` or `app.use(aibridge(options))`.
  * Requests to `/{provider}/...` below the mount are served from the key pool; any other path calls
- * `next()`. Pass an existing `Bridge` instead of options to share one pool across several mounts.
+ * `next()`. Pass an existing `Bridge` instead of options to share one pool across several mounts
+ * (`aibridge(bridge, { prefix: '/ai' })` at the root).
  */
-export function aibridge(optionsOrBridge: AibridgeExpressOptions | Bridge): AibridgeMiddleware {
-  let bridge: Bridge
-  let prefix = ''
-  if (isBridge(optionsOrBridge)) bridge = optionsOrBridge
-  else {
-    // `aibridge({ prefix, ...options })` at the app's root serves below that prefix, the way the
-    // Koa and Fastify adapters are configured; `app.use('/ai', aibridge(options))` needs none.
-    const { prefix: inline, ...bridgeOptions } = optionsOrBridge
-    prefix = mountPrefix(inline)
-    bridge = createBridge(bridgeOptions)
-  }
+export function aibridge(optionsOrBridge: AibridgeExpressOptions | Bridge, mount?: { prefix?: string }): AibridgeMiddleware {
+  // `aibridge({ prefix, ...options })` or `aibridge(bridge, { prefix })` at the app's root serves below
+  // that prefix, the way the Koa and Fastify adapters are configured; `app.use('/ai', ...)` needs none.
+  const { bridge, prefix } = adapterMount(optionsOrBridge, mount)
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     // Express has already stripped the mount path from req.url (req.originalUrl keeps it).
     // A prefix given in the options matches as the app's own routes do ('case sensitive routing').

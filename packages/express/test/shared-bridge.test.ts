@@ -1,5 +1,5 @@
 /** One Bridge behind several mounts (and both Express majors) is one key pool. */
-import { aibridge, createBridge, type Bridge } from '@aibridge/express'
+import { AibridgeOptionError, aibridge, createBridge, type Bridge } from '@aibridge/express'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { keyServing, rateLimited } from '../../../test/support/upstream.js'
 import { anthropicAt, flavours, K1, K2, setup } from './helpers.js'
@@ -26,6 +26,22 @@ describe.each(flavours)('$name', ({ express }) => {
     expect(await keyServing(`${origin}/b/anthropic/v1/messages`)).toBe(K2)
     expect(t.up.requests.map((r) => r.headers['x-api-key'])).toEqual([K1, K2, K2])
   })
+
+  it('a shared bridge takes a prefix as the second argument, like the Koa adapter', async () => {
+    const app = express()
+    app.use(aibridge(bridge, { prefix: '/ai' }))
+    app.use((_req, res) => void res.status(404).send('app 404'))
+    const origin = await t.serve(app)
+    expect(await keyServing(`${origin}/ai/anthropic/v1/messages`)).toBe(K1)
+    expect((await fetch(`${origin}/anthropic/v1/messages`, { method: 'POST', body: '{}' })).status).toBe(404)
+  })
+})
+
+it('bad arguments are option errors naming what is wrong', () => {
+  expect(() => aibridge(undefined as never)).toThrow(AibridgeOptionError)
+  expect(() => aibridge(undefined as never)).toThrow('aibridge() takes bridge options or a Bridge, got undefined')
+  expect(() => aibridge(bridge, '/ai' as never)).toThrow(`the second argument must be { prefix }, got "/ai"`)
+  expect(() => aibridge({ ...anthropicAt(t.up.url), prefix: '/a' }, { prefix: '/b' })).toThrow('prefix is given twice')
 })
 
 it('express 5 and express 4 apps in one process share the pool', async () => {

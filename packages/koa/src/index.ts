@@ -1,4 +1,4 @@
-import { AibridgeOptionError, createBridge, describeOptionValue, hostBody, isBridge, mountPrefix, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
+import { adapterMount, hostBody, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
 import type { Context, Middleware, Next } from 'koa'
 
 // Everything a user of this adapter needs from the engine, from one import.
@@ -35,23 +35,8 @@ function send(ctx: Context, { status, headers, body, eventStream }: BridgeRespon
  * pool; any other path calls `next()`. Pass an existing `Bridge` instead of options to share one pool
  * across several mounts.
  */
-export function aibridge(optionsOrBridge: (BridgeOptions & AibridgeKoaOptions) | Bridge, options: AibridgeKoaOptions = {}): AibridgeMiddleware {
-  if (typeof options !== 'object' || options === null) {
-    throw new AibridgeOptionError(`the second argument must be { prefix }, got ${describeOptionValue(options)}: use aibridge(options, { prefix: '/ai' })`)
-  }
-  let bridge: Bridge
-  let prefixOption = options.prefix
-  if (isBridge(optionsOrBridge)) bridge = optionsOrBridge
-  else {
-    // `aibridge({ prefix, ...options })`, the Fastify habit, mounts where it says too.
-    const { prefix: inline, ...bridgeOptions } = optionsOrBridge
-    if (inline !== undefined && prefixOption !== undefined && inline !== prefixOption) {
-      throw new AibridgeOptionError(`prefix is given twice, as ${describeOptionValue(inline)} and ${describeOptionValue(prefixOption)}`)
-    }
-    prefixOption ??= inline
-    bridge = createBridge(bridgeOptions)
-  }
-  const prefix = mountPrefix(prefixOption)
+export function aibridge(optionsOrBridge: (BridgeOptions & AibridgeKoaOptions) | Bridge, options?: AibridgeKoaOptions): AibridgeMiddleware {
+  const { bridge, prefix } = adapterMount(optionsOrBridge, options)
   const middleware = async (ctx: Context, next: Next): Promise<void> => {
     // ctx.url, not ctx.path: the raw path and query, as koa-mount left them.
     const path = pathBelow(ctx.url, prefix)
