@@ -176,8 +176,7 @@ export class Bridge {
         // Read by a host middleware that handed nothing over: the stream is spent, not empty.
         if (streamConsumed(req) && declaresBody(req)) throw HostBodyError.vanished()
         body = await readBody(req, limit, Number(req.headers['content-length']))
-      }
-      else if (given instanceof Readable) body = await readBody(given, limit, undefined, true)
+      } else if (given instanceof Readable) body = await readBody(given, limit, undefined, true)
       // A parser that saw an empty body still hands over a value (`{}` from express.json()).
       else if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) body = EMPTY
       else body = bodyFromHost(given, req.headers['content-type'])
