@@ -108,14 +108,13 @@ async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): P
 const plugin: FastifyPluginAsync<AibridgeFastifyOptions> = async (fastify, options) => {
   const prefix = mountPrefix(options.prefix)
   let bridge: Bridge
-  // Always set at runtime; typed optional. 1 MiB is Fastify's default.
-  let limit = fastify.initialConfig.bodyLimit ?? 1024 * 1024
   if (options.bridge !== undefined) {
     bridge = sharedBridge(options)
   } else {
     const { bridge: _bridge, ...bridgeOptions } = withoutRegisterOptions(options) as AibridgeFastifyBridgeOptions
-    limit = options.bodyLimit ?? limit
-    bridge = createBridge({ ...bridgeOptions, bodyLimit: limit })
+    // The instance's bodyLimit is always set at runtime (typed optional); 1 MiB is Fastify's default.
+    const bodyLimit = options.bodyLimit ?? fastify.initialConfig.bodyLimit ?? 1024 * 1024
+    bridge = createBridge({ ...bridgeOptions, bodyLimit })
     fastify.addHook('onClose', () => bridge.close())
   }
   // A second registration keeps the first one's decorator; to reach its pool, create the bridge yourself.
