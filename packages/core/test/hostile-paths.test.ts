@@ -36,6 +36,19 @@ const HOSTILE = [
   '/openai/v1/%09models',
   '/openai/v1/models%1f',
   '/openai/v1/models%7F',
+  // Found by path-stays-under-base.property.test.ts: traversal once a server decodes and folds
+  // compatibility characters (NFKC), reads overlong UTF-8 or IIS %u escapes, or cuts ;parameters.
+  '/openai/v1/%e2%80%a5/admin',
+  '/openai/%ef%bc%8e%ef%bc%8e/admin',
+  '/openai/v1%ef%bc%8f..%ef%bc%8fadmin',
+  '/openai/v1/%ef%bc%bcadmin',
+  '/openai/%c0%ae%c0%ae/admin',
+  '/openai/%e0%80%ae%e0%80%ae/admin',
+  '/openai/%u002e%u002e/admin',
+  '/openai/v1/models%',
+  '/openai/v1/.%3b/admin',
+  '/openai/;/evil.example/v1',
+  '/openai/v1/%ef%bc%85%32%65%ef%bc%85%32%65/admin',
 ]
 
 describe('hostile paths get 400 and make no upstream call', () => {
