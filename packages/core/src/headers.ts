@@ -53,10 +53,11 @@ function connectionNamed(value: string | string[] | undefined): Set<string> | un
  * classified in; `dropContentEncoding` is for bodies a host parser already decoded.
  */
 export function upstreamRequestHeaders(
-  incoming: IncomingHttpHeaders,
+  given: IncomingHttpHeaders,
   centralized: boolean,
   dropContentEncoding: boolean,
 ): Record<string, string> {
+  const incoming = lowerCaseNames(given)
   const named = connectionNamed(incoming.connection)
   const out: Record<string, string> = {}
   for (const name in incoming) {
@@ -69,6 +70,28 @@ export function upstreamRequestHeaders(
   }
   const accepted = out['accept-encoding']
   if (centralized && accepted !== undefined) out['accept-encoding'] = decodableAcceptEncoding(accepted)
+  return out
+}
+
+const UPPER = /[A-Z]/
+
+/**
+ * Node lowercases the header names it parses, but a host middleware may have set `X-Api-Key` or
+ * `Connection` itself: every rule here matches lowercase names, so a name in any other case is folded
+ * in (values of one name in several cases kept together) rather than let through unfiltered.
+ */
+function lowerCaseNames(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  let upper = false
+  for (const name in headers) if (UPPER.test(name)) upper = true
+  if (!upper) return headers
+  const out: Record<string, string | string[]> = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    const seen = out[lower]
+    out[lower] = seen === undefined ? value : ([] as string[]).concat(seen, value)
+  }
   return out
 }
 
