@@ -14,6 +14,7 @@ import { resolveOptions, type BridgeOptions, type ResolvedOptions, type Resolved
 import { hostilePath, splitTarget, upstreamPath, type Target } from './path.js'
 import type { InterceptionRecord } from './record.js'
 import { UpstreamRelay } from './relay.js'
+import { onResponseClosed } from './response-closed.js'
 import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond.js'
 
 export type NextFunction = (err?: unknown) => void
@@ -126,7 +127,7 @@ export class Bridge {
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
     this.#active++
-    res.once('close', () => {
+    onResponseClosed(req, res, () => {
       if (!ex.finished) ex.leave()
       if (--this.#active === 0) this.#drained?.()
       this.#emit(ex)
