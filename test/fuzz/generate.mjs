@@ -330,7 +330,9 @@ export function wire(connection, firstId, prefix) {
     pos += size
   }
   if (pos < end) pieces.push(all.subarray(pos, end))
-  return { requests, pieces, cut: end < all.length }
+  // Node destroys a connection on a CONNECT it has no handler for, answers still due on it included.
+  const connects = requests.some((r) => r.method === 'CONNECT')
+  return { requests, pieces, cut: end < all.length, connects }
 }
 
 /** Generated connections, `count` at a time from `seed` (fast-check's sampler). */

@@ -34,12 +34,15 @@ const RETRY_STYLES = [
 
 /** The SSE events the mock sends for request `id`; the checker rebuilds them to compare. */
 export function sseEvents(id) {
-  const n = 3 + (Number(id) % 4)
+  const n = 3 + (seq(id) % 4)
   return Array.from({ length: n }, (_, i) => `event: delta\ndata: {"id":${JSON.stringify(String(id))},"i":${i},"text":"chunk ${i} ✓"}\n\n`)
 }
 
 /** How many events an `sse-die` answer sends before the mock kills the connection. */
-export const eventsBeforeDeath = (id) => 1 + (Number(id) % 2)
+export const eventsBeforeDeath = (id) => 1 + (seq(id) % 2)
+
+/** The fuzz id as a number; 0 when a hostile request lost its x-fuzz-id header on the way. */
+const seq = (id) => (Number.isInteger(Number(id)) ? Number(id) : 0)
 
 function credentialOf(headers, poolKeys, clientKeys) {
   const raw = [headers['x-api-key'], headers.authorization, headers['api-key']].flat().filter((v) => typeof v === 'string' && v !== '')
@@ -93,13 +96,13 @@ export async function startMockProvider({ poolKeys, clientKeys }) {
     const echo = { mock: true, id, attempt, sha256: info.sha256, length: info.length, credential }
     const errors = ERRORS[provider]
     // Faults hit the first pool keys only, so a failover has somewhere to go.
-    if (answer === '429' && (pool === 0 || pool === 1)) return json(429, errors[429], RETRY_STYLES[((Number(id) || 0) + attempt) % RETRY_STYLES.length]())
+    if (answer === '429' && (pool === 0 || pool === 1)) return json(429, errors[429], RETRY_STYLES[(seq(id) + attempt) % RETRY_STYLES.length]())
     if (answer === '401' && pool === 0) return json(401, errors[401])
     if (answer === 'quota' && pool === 1) return json(errors.quota[0], errors.quota[1])
     if (answer === '500') return json(500, errors[500])
     // A HEAD answer has no body to stream or cut (Node drops what is written to it).
     if (req.method === 'HEAD') return json(200, echo)
-    if (answer === 'slow') await new Promise((r) => setTimeout(r, Number(id) % 40))
+    if (answer === 'slow') await new Promise((r) => setTimeout(r, seq(id) % 40))
     if (answer === 'big') return json(200, { ...echo, pad: 'p'.repeat(200_000) })
     if (answer === 'gzip') {
       const bytes = gzipSync(JSON.stringify(echo))
