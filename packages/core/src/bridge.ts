@@ -10,9 +10,10 @@ import { clientResponseHeaders, isEventStream, SSE_HEADERS, upstreamRequestHeade
 import { KeyPool, type KeyState, type PoolKey } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
 import { safeLogger, type Logger } from './logger.js'
+import { checkObserver, Observers, type BridgeObserver } from './observer.js'
 import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedProvider } from './options.js'
 import { hostilePath, splitTarget, upstreamPath, type Target } from './path.js'
-import type { InterceptionRecord } from './record.js'
+import { copyRecord, type InterceptionRecord } from './record.js'
 import { UpstreamRelay } from './relay.js'
 import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond.js'
 
@@ -47,6 +48,7 @@ export class Bridge {
   readonly #store: KeyStateStore
   readonly #logger: Logger
   readonly #onInterception: ((record: InterceptionRecord) => void) | undefined
+  readonly #observers: Observers
   #closed = false
   #closing: Promise<void> | undefined
   // Requests being served, so close() can wait for them before closing the upstream pools.
@@ -58,6 +60,7 @@ export class Bridge {
     this.#store = options.store ?? new MemoryKeyStore()
     this.#logger = safeLogger(options.logger)
     this.#onInterception = options.onInterception
+    this.#observers = new Observers(this.#logger)
     const { timeouts, cooldowns } = this.#options
     for (const config of this.#options.providers.values()) {
       let upstream = this.#upstreams.get(config.origin)
@@ -215,7 +218,18 @@ export class Bridge {
         key = walk.next()
         if (!key) {
           ex.settle('exhausted')
-          return exhaustedResponse(dialect, walk.exhaustion())
+          const response = exhaustedResponse(dialect, walk.exhaustion())
+          if (this.#observers.active) {
+            const retryAfter = response.headers['retry-after']
+            this.#observers.emit('poolExhausted', {
+              provider: config.name,
+              kind: response.status === 429 ? 'rate_limited' : 'unauthorized',
+              retryAfterSeconds: retryAfter === undefined ? null : Number(retryAfter),
+              requestId: ex.record.id,
+              at: Date.now(),
+            })
+          }
+          return response
         }
         dialect.injectKey(headers, key.secret)
         ex.record.keysTried.push(key.hint)
@@ -276,6 +290,19 @@ export class Bridge {
       }
 
       const mark = walk.failed(key, verdict.reason, up.statusCode, verdict.cooldownMs)
+      if (this.#observers.active) {
+        this.#observers.emit('keyMarked', {
+          provider: config.name,
+          keyId: key.id,
+          hint: key.hint,
+          reason: mark.reason,
+          state: mark.state,
+          until: Number.isFinite(mark.until) ? mark.until : null,
+          status: mark.status ?? up.statusCode,
+          at: mark.at,
+          requestId: ex.record.id,
+        })
+      }
       this.#logger.warn(
         {
           provider: config.name,
@@ -370,11 +397,12 @@ export class Bridge {
 
   #emit(ex: Exchange): void {
     const record = ex.finish()
-    if (!record || !this.#onInterception) return
-    // A copy: the exchange may still be settling (a client that left mid-request) when it goes out.
-    const snapshot: InterceptionRecord = { ...record, keysTried: [...record.keysTried] }
+    if (!record) return
+    if (this.#observers.active) this.#observers.emit('requestEnded', record)
+    if (!this.#onInterception) return
+    const copy = copyRecord(record)
     try {
-      const result = this.#onInterception(snapshot) as unknown
+      const result = this.#onInterception(copy) as unknown
       if (result && typeof (result as Promise<unknown>).catch === 'function') {
         ;(result as Promise<unknown>).catch((err: unknown) => this.#callbackFailed(err))
       }
@@ -418,7 +446,19 @@ export class Bridge {
     if (found.length > 1) {
       throw new AibridgeKeyNotFoundError(`hint '${idOrHint}' matches ${found.length} keys of '${provider}'; use an id (${found.map((k) => k.id).join(', ')})`)
     }
-    p.pool.reset(found[0]!)
+    const key = found[0]!
+    p.pool.reset(key)
+    if (this.#observers.active) this.#observers.emit('keyReset', { provider, keyId: key.id, hint: key.hint, at: Date.now() })
+  }
+
+  /**
+   * Subscribes to the bridge's events (requests ended, keys marked and reset, pools exhausted) for
+   * metrics, logs or a status page; returns the function that unsubscribes. Costs nothing while nobody
+   * listens, and a listener that throws is logged, never a request's problem.
+   */
+  observe(observer: BridgeObserver): () => void {
+    checkObserver(observer)
+    return this.#observers.add(observer)
   }
 
   /**

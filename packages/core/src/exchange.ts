@@ -44,6 +44,8 @@ export class Exchange {
       startedAt: Date.now(),
       durationMs: 0,
       firstByteMs: null,
+      model: null,
+      usage: null,
     }
   }
 

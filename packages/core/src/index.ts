@@ -13,7 +13,8 @@ export type {
   TimeoutOptions,
 } from './options.js'
 export { DEFAULT_BODY_LIMIT } from './options.js'
-export type { InterceptionRecord, Outcome } from './record.js'
+export type { InterceptionRecord, Outcome, TokenUsage } from './record.js'
+export type { BridgeObserver, KeyMarkedEvent, KeyResetEvent, PoolExhaustedEvent } from './observer.js'
 export type { Logger } from './logger.js'
 export type { ProviderType } from './providers/index.js'
 export { AibridgeKeyNotFoundError, AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'

@@ -22,6 +22,14 @@ export type Outcome =
    */
   | 'rejected'
 
+/** Tokens the provider reported for a request; a count the provider did not give is null. */
+export interface TokenUsage {
+  inputTokens: number | null
+  outputTokens: number | null
+  cacheReadTokens: number | null
+  cacheWriteTokens: number | null
+}
+
 /** One handled request, as `onInterception` receives it. Holds no key, token or body. */
 export interface InterceptionRecord {
   id: string
@@ -45,4 +53,13 @@ export interface InterceptionRecord {
   durationMs: number
   /** Ms from start until the first response body byte was sent to the client (an upstream chunk, or aibridge's own answer); null when none was. */
   firstByteMs: number | null
+  /** The model the provider says served the request (from its response); null when it did not say. */
+  model: string | null
+  /** Token usage from the provider's own response; null when it did not say. */
+  usage: TokenUsage | null
+}
+
+/** A record to hand out: the exchange may still be settling (a client that left mid-request) when it goes out. */
+export function copyRecord(record: InterceptionRecord): InterceptionRecord {
+  return { ...record, keysTried: [...record.keysTried], usage: record.usage && { ...record.usage } }
 }

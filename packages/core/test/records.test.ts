@@ -32,6 +32,8 @@ describe('onInterception gets one record per request', () => {
       startedAt: expect.any(Number),
       durationMs: expect.any(Number),
       firstByteMs: expect.any(Number),
+      model: null,
+      usage: null,
     })
     expect(record!.startedAt).toBeGreaterThanOrEqual(before)
     expect(record!.startedAt).toBeLessThanOrEqual(Date.now())
