@@ -1,6 +1,8 @@
+import { CLASSIFY_LIMIT, firstHeader, headerGetter, parseJson } from './error-body.js'
 import type { KeyFailure } from './key-store.js'
 import type { ProviderDialect } from './providers/index.js'
 import { cooldownFromHeaders } from './retry-after.js'
+import type { UpstreamCall } from './upstream-call.js'
 
 /** What an upstream answer means for the key that got it. */
 export type Verdict =
@@ -33,4 +35,36 @@ export function classify(
       : { failover: true, reason: 'rate_limited', cooldownMs }
   }
   return PASS
+}
+
+const PASSED: Judgement = { verdict: PASS }
+
+/** A judged upstream answer: the verdict, and the error that cut its body while it was read. */
+export interface Judgement {
+  verdict: Verdict
+  /** Set when the error body broke off: the status still judges the key, but the body cannot be relayed. */
+  broken?: Error
+}
+
+/**
+ * Judges a pool key's answer as soon as its headers arrive: the body of a status that needs reading
+ * (a small error body, at most CLASSIFY_LIMIT) is collected first and left buffered for the client.
+ */
+export async function judgeAnswer(dialect: ProviderDialect, call: UpstreamCall): Promise<Judgement> {
+  const { status, headers } = call
+  // Success and redirects never blame the key (the common case: nothing to read, nothing to allocate).
+  if (status < 400) return PASSED
+  let parsed: unknown
+  let broken: Error | undefined
+  if (dialect.needsBody(status)) {
+    try {
+      const small = await call.collect(CLASSIFY_LIMIT)
+      if (small.complete) parsed = parseJson(small.bytes, firstHeader(headers, ['content-encoding']) ?? undefined)
+    } catch (err) {
+      // The status line and headers arrived: a 429 or 401 still says the key is out, body or not.
+      broken = err as Error
+    }
+  }
+  const verdict = classify(dialect, status, headerGetter(headers), parsed)
+  return broken === undefined ? { verdict } : { verdict, broken }
 }

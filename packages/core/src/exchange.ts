@@ -1,23 +1,24 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { KeyPool } from './key-pool.js'
 import type { ResolvedProvider } from './options.js'
 import type { Target } from './path.js'
 import type { InterceptionRecord, Outcome } from './record.js'
+import type { UpstreamCall } from './upstream-call.js'
 
-/** A configured provider as the bridge serves it: its options, key pool and upstream connection pool. */
+/** A configured provider as the bridge serves it: its options, key pool and upstream dispatcher. */
 export interface Provider {
   config: ResolvedProvider
   pool: KeyPool
-  upstream: Pool
+  /** Sends upstream requests: the bridge's keep-alive pool, or the provider's `dispatcher` option. */
+  dispatcher: Dispatcher
 }
 
-/** Per-request bookkeeping that ends up in the record. */
+/** Per-request bookkeeping that ends up in the record, whatever front the request came through. */
 export class Exchange {
   readonly record: InterceptionRecord
-  /** Aborts the upstream request: the client left, or the provider sent no headers in time. */
-  readonly controller = new AbortController()
+  /** The upstream request in progress, aborted when the client leaves. */
+  call: UpstreamCall | undefined
   #gone = false
   #finished = false
   #explicit: Outcome | undefined
@@ -25,14 +26,13 @@ export class Exchange {
 
   constructor(
     readonly provider: Provider,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    method: string,
     target: Target,
   ) {
     this.record = {
       id: randomUUID(),
       provider: provider.config.name,
-      method: req.method ?? 'GET',
+      method,
       path: target.rest || '/',
       credentialKind: 'centralized',
       credentialHint: null,
@@ -65,7 +65,7 @@ export class Exchange {
   /** The client closed the connection before the response ended: stop everything upstream. */
   leave(): void {
     this.#gone = true
-    this.controller.abort()
+    this.call?.abort()
   }
 
   /** An outcome fixed by aibridge itself; otherwise it is derived when the response ends. */

@@ -1,3 +1,4 @@
+import { AibridgeKeyNotFoundError } from './errors.js'
 import type { KeyFailure, KeyMark, KeyStateStore } from './key-store.js'
 import { fingerprint, maskKey } from './mask.js'
 
@@ -120,6 +121,21 @@ export class KeyPool {
   find(idOrHint: string): PoolKey[] {
     const byId = this.keys.filter((k) => k.id === idOrHint)
     return byId.length > 0 ? byId : this.keys.filter((k) => k.hint === idOrHint)
+  }
+
+  /** The one key with this id or hint; throws AibridgeKeyNotFoundError for none or several. */
+  resolve(idOrHint: string): PoolKey {
+    const found = this.find(idOrHint)
+    if (found.length === 0) {
+      // A key passed here by mistake must not end up in an error message (and so in a log): only
+      // echo a value shaped like an id or a hint.
+      const shown = /^k_[0-9a-f]{16}$/.test(idOrHint) || (idOrHint.length <= 11 && idOrHint.includes('...')) ? `'${idOrHint}'` : '(value not shown)'
+      throw new AibridgeKeyNotFoundError(`no key of '${this.provider}' has id or hint ${shown}`)
+    }
+    if (found.length > 1) {
+      throw new AibridgeKeyNotFoundError(`hint '${idOrHint}' matches ${found.length} keys of '${this.provider}'; use an id (${found.map((k) => k.id).join(', ')})`)
+    }
+    return found[0]!
   }
 
   reset(key: PoolKey): void {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import type { Dispatcher } from 'undici'
 import { AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
 import type { CooldownOptions, KeyOrder } from './key-pool.js'
 import type { KeyStateStore } from './key-store.js'
@@ -25,6 +26,12 @@ export interface ProviderOptions {
   byok?: ByokMode
   /** Overrides the bridge-wide `keyOrder` for this provider. */
   keyOrder?: KeyOrder
+  /**
+   * Any undici Dispatcher to send this provider's requests through: an egress `ProxyAgent`, an `Agent`
+   * with TLS settings, a `MockAgent` in tests. The bridge never closes it.
+   * @default the bridge's own keep-alive pool per upstream origin
+   */
+  dispatcher?: Dispatcher
 }
 
 export interface TimeoutOptions {
@@ -74,6 +81,7 @@ export interface ResolvedProvider {
   keys: string[]
   byok: ByokMode
   keyOrder: KeyOrder
+  dispatcher: Dispatcher | undefined
 }
 
 export interface ResolvedOptions {
@@ -152,6 +160,12 @@ function keyOrderOption(value: unknown, name: string): KeyOrder | undefined {
   fail(`${name} must be 'ordered' or 'round-robin', got ${describeOptionValue(value)}`)
 }
 
+function dispatcherOption(value: unknown, name: string): Dispatcher | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'object' && value !== null && typeof (value as Dispatcher).dispatch === 'function') return value as Dispatcher
+  fail(`${name} must be an undici Dispatcher (an Agent, Pool, ProxyAgent or MockAgent), got ${describeOptionValue(value)}`)
+}
+
 function resolveKeys(value: unknown, at: string): string[] {
   if (value === undefined) return []
   if (!Array.isArray(value)) fail(`${at} must be an array of strings`)
@@ -184,7 +198,7 @@ function resolveBaseURL(value: unknown, at: string, fallback: string): { origin:
 }
 
 const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
-const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder'] as const
+const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher'] as const
 const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs'] as const
 const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
 
@@ -227,6 +241,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
       keys,
       byok,
       keyOrder: keyOrderOption(p.keyOrder, `${at}.keyOrder`) ?? bridgeOrder,
+      dispatcher: dispatcherOption(p.dispatcher, `${at}.dispatcher`),
     })
   }
 

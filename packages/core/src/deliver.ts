@@ -1,0 +1,94 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import type { Exchange } from './exchange.js'
+import type { Engine } from './failover.js'
+import { clientResponseHeaders, isEventStream, SSE_HEADERS } from './headers.js'
+import { BodyRelay, type BodySink } from './relay.js'
+import type { UpstreamCall } from './upstream-call.js'
+
+/** The status line and headers the client gets for a live upstream answer. */
+export interface ClientHead {
+  status: number
+  headers: OutgoingHttpHeaders
+  /** An SSE stream: it must reach the client event by event (no compression, no buffering). */
+  eventStream: boolean
+}
+
+export function clientHead(call: UpstreamCall): ClientHead {
+  const headers = clientResponseHeaders(call.headers)
+  const eventStream = isEventStream(call.headers['content-type'])
+  if (eventStream) Object.assign(headers, SSE_HEADERS)
+  return { status: call.status, headers, eventStream }
+}
+
+/**
+ * Starts relaying a live upstream answer's body into `sink`; the sink calls the returned `drain` when a
+ * slow client can take more.
+ */
+export function relayBody(engine: Engine, ex: Exchange, call: UpstreamCall, eventStream: boolean, sink: BodySink): void {
+  const { dialect, name } = ex.provider.config
+  // An error event can only be appended to a body the client reads as plain text.
+  const encoding = call.headers['content-encoding']
+  const plain = encoding === undefined || encoding === 'identity'
+  const relay = new BodyRelay(sink, {
+    sseErrorEvent: eventStream && plain ? () => dialect.sseErrorEvent('aibridge: the provider stream ended unexpectedly') : undefined,
+    onFirstChunk: () => ex.firstByte(),
+    onChunk: undefined,
+    onEnd: () => {},
+    clientGone: () => ex.clientGone,
+    onTruncated: (err, graceful) => {
+      ex.settle('truncated')
+      engine.logger.warn({ provider: name, code: (err as { code?: string }).code, graceful, requestId: ex.record.id }, 'aibridge: upstream body ended mid-way')
+    },
+  })
+  call.relayTo(relay)
+}
+
+/** The node:http front's sink: chunks go straight into the ServerResponse, `drain` resumes the upstream. */
+export function responseSink(res: ServerResponse, call: UpstreamCall): BodySink {
+  res.on('drain', () => call.resume())
+  return {
+    write: (chunk) => res.write(chunk),
+    end: () => res.end(),
+    fail: () => res.destroy(),
+  }
+}
+
+/**
+ * The adapters' sink: a Readable that a framework sends its own way (Koa's `ctx.body`, Fastify's
+ * `reply.send`). Reading it resumes the upstream; destroying it aborts the upstream request. A body
+ * that breaks resets the client's connection, as on the node front, and then ends the stream quietly
+ * (an error would only reach a framework's error handler as a second report: Koa prints its stack).
+ */
+export class BodyStream extends Readable implements BodySink {
+  readonly #call: UpstreamCall
+  readonly #res: ServerResponse
+
+  constructor(call: UpstreamCall, res: ServerResponse) {
+    super()
+    this.#call = call
+    this.#res = res
+  }
+
+  fail(): void {
+    this.#res.destroy()
+    this.destroy()
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.push(chunk)
+  }
+
+  end(): void {
+    this.push(null)
+  }
+
+  override _read(): void {
+    this.#call.resume()
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#call.abort()
+    callback(err)
+  }
+}

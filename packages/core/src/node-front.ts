@@ -1,0 +1,81 @@
+import type { IncomingMessage } from 'node:http'
+import { BodyStreamError, BodyTooLargeError, ClientGoneError, HostBodyError, requestBody } from './body.js'
+import { usesOwnCredential } from './byok.js'
+import type { Exchange } from './exchange.js'
+import { gone, runFailover, type Engine, type Settled } from './failover.js'
+import { upstreamRequestHeaders } from './headers.js'
+import { hostilePath, upstreamPath, type Target } from './path.js'
+import { errorResponse } from './respond.js'
+
+const NO_BODY_METHODS = new Set(['GET', 'HEAD'])
+
+/**
+ * A node:http request (plain, or through a framework adapter) up to the failover loop: refuse what must
+ * not go upstream, decide BYOK, read the body once, and run the loop. Never throws: a bug is a 500.
+ */
+export async function serveNodeRequest(engine: Engine, ex: Exchange, req: IncomingMessage, target: Target, hostBody: unknown, closed: boolean): Promise<Settled> {
+  try {
+    return await serve(engine, ex, req, target, hostBody, closed)
+  } catch (err) {
+    engine.logger.error({ provider: ex.provider.config.name, err: describeError(err) }, 'aibridge: internal error')
+    ex.settle('internal_error')
+    return { response: errorResponse(ex.provider.config.dialect, 500, 'internal', 'internal error in the gateway') }
+  }
+}
+
+function rejected(ex: Exchange, status: number, kind: Parameters<typeof errorResponse>[2], message: string, close = false): Settled {
+  ex.settle('rejected')
+  return { response: errorResponse(ex.provider.config.dialect, status, kind, message, close ? { connection: 'close' } : undefined) }
+}
+
+async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target: Target, hostBody: unknown, closed: boolean): Promise<Settled> {
+  const { config, pool } = ex.provider
+  if (closed) {
+    ex.settle('rejected')
+    return { response: errorResponse(config.dialect, 503, 'unavailable', 'the gateway is shutting down', { connection: 'close' }) }
+  }
+  const hostile = hostilePath(target)
+  if (hostile) return rejected(ex, 400, 'invalid_request', `invalid path: ${hostile}`)
+
+  const byok = usesOwnCredential(config, req.headers, req)
+  if (!byok && pool.keys.length === 0) {
+    return rejected(ex, 401, 'authentication', `provider '${config.name}' has no key pool: send your own credential`)
+  }
+
+  const limit = engine.options.bodyLimit
+  let body: Buffer
+  let fromHost: boolean
+  try {
+    ;({ body, fromHost } = await requestBody(req, hostBody, limit))
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) return rejected(ex, 413, 'too_large', `request body is larger than the ${limit} byte limit`, true)
+    if (err instanceof HostBodyError) {
+      // The host's setup, not the client, is at fault: a 500 the host's error log explains.
+      engine.logger.error({ provider: config.name, requestId: ex.record.id }, `aibridge: ${err.message}`)
+      return rejected(ex, 500, 'internal', err.message)
+    }
+    if (err instanceof ClientGoneError) return gone(ex)
+    if (err instanceof BodyStreamError) {
+      // A host stream fails too when the client leaves mid-upload; otherwise the input was bad
+      // (a corrupt gzip body behind a decompressing hook, say).
+      if (ex.clientGone || (req.destroyed && !req.complete)) return gone(ex)
+      engine.logger.warn({ provider: config.name, code: err.code, requestId: ex.record.id }, 'aibridge: the request body could not be read')
+      return rejected(ex, 400, 'invalid_request', err.message, true)
+    }
+    throw err
+  }
+
+  const method = ex.record.method
+  return runFailover(engine, ex, {
+    method,
+    path: upstreamPath(config.basePath, target),
+    headers: upstreamRequestHeaders(req.headers, !byok, fromHost),
+    body: body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body,
+    byok,
+  })
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`
+  return String(err)
+}
