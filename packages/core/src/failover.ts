@@ -23,7 +23,7 @@ export interface Outbound {
   method: string
   /** The upstream path: the base URL's path, the provider path, the query verbatim. */
   path: string
-  /** Headers to send; credentials already removed for a pool request (each attempt adds its key). */
+  /** Headers to send, owned by the loop; credentials already removed for a pool request (each attempt puts its key in). */
   headers: Record<string, string>
   /** Read once, replayed byte for byte on every attempt. */
   body: Buffer | undefined
@@ -49,11 +49,12 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
 
   for (;;) {
     if (ex.clientGone) return gone(ex)
-    let headers = out.headers
+    const { headers } = out
     const key = walk?.next()
     if (walk) {
       if (!key) return exhausted(engine, ex, walk.exhaustion())
-      headers = { ...out.headers }
+      // One header object for every attempt: each key overwrites the last (undici copies the headers
+      // when a request is dispatched).
       dialect.injectKey(headers, key.secret)
       record.keysTried.push(key.hint)
       record.credentialHint = key.hint

@@ -22,7 +22,7 @@ export interface ProviderDialect {
   readonly requestIdHeaders: readonly string[]
   /** True when the client brought its own credential. */
   hasCredential(headers: IncomingHttpHeaders): boolean
-  /** Puts a pool key where the provider expects it. */
+  /** Puts a pool key where the provider expects it; called on the same headers for each attempt, so it overwrites. */
   injectKey(headers: Record<string, string>, key: string): void
   /** A JSON error body shaped like the provider's own, so official SDKs parse it. */
   errorBody(kind: ErrorKind, message: string, code?: string): unknown
