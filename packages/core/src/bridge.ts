@@ -103,6 +103,8 @@ export class Bridge {
       return
     }
     res.writeHead(head.status, head.headers)
+    // An event stream whose first event has not come yet: the client learns at once that it started.
+    if (head.eventStream && call.empty) res.flushHeaders()
     relayBody(this.#engine, ex, call, head.eventStream, responseSink(res, call))
   }
 

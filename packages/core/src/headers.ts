@@ -93,5 +93,10 @@ export function isEventStream(contentType: string | string[] | undefined): boole
   return v !== undefined && /^\s*text\/event-stream\b/i.test(v)
 }
 
+/** True for a body sent as it is (no Content-Encoding, or identity): one aibridge can read and append to. */
+export function isPlain(contentEncoding: string | string[] | undefined): boolean {
+  return contentEncoding === undefined || contentEncoding === 'identity'
+}
+
 /** Headers that keep an SSE response flowing event by event through caches, compressors and nginx. */
 export const SSE_HEADERS = { 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const

@@ -41,6 +41,12 @@ export interface TimeoutOptions {
   headersMs?: number
   /** Longest silence between two body chunks. @default 300_000 */
   bodyIdleMs?: number
+  /**
+   * How long a pool key's streaming answer is held back while its first event is awaited (an error
+   * there fails over like the status it stands for); after this, or 64 KiB, it goes to the client as
+   * it is. @default 10_000
+   */
+  streamStartMs?: number
 }
 
 export interface CooldownDefaults {
@@ -199,7 +205,7 @@ function resolveBaseURL(value: unknown, at: string, fallback: string): { origin:
 
 const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
 const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher'] as const
-const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs'] as const
+const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs', 'streamStartMs'] as const
 const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
 
 /** Validates options once, at creation, so the request path never meets a bad one. */
@@ -254,6 +260,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
       connectMs: timer(t.connectMs, 'timeouts.connectMs', 10_000),
       headersMs: timer(t.headersMs, 'timeouts.headersMs', 600_000),
       bodyIdleMs: timer(t.bodyIdleMs, 'timeouts.bodyIdleMs', 300_000),
+      streamStartMs: timer(t.streamStartMs, 'timeouts.streamStartMs', 10_000),
     },
     cooldowns: {
       rateLimitMs: cooldown(c.rateLimitMs, 'cooldowns.rateLimitMs', 60_000),

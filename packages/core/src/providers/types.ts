@@ -26,8 +26,18 @@ export interface ProviderDialect {
   injectKey(headers: Record<string, string>, key: string): void
   /** A JSON error body shaped like the provider's own, so official SDKs parse it. */
   errorBody(kind: ErrorKind, message: string, code?: string): unknown
-  /** An SSE event that makes the official SDK raise an error, for a stream that died mid-way. */
-  sseErrorEvent(message: string): string
+  /**
+   * An SSE event in the API's own error form, so the official SDKs raise it, for a stream that died
+   * mid-way. `path` is the provider path (the API it names); `lastEvent` ends with the last event the
+   * client got (a Responses stream's error carries the next `sequence_number`).
+   */
+  sseErrorEvent(message: string, path: string, lastEvent: Buffer | undefined): string
+  /**
+   * An error that arrived as a stream's first event, as the status and error body the provider would
+   * have answered without streaming; undefined when the event is not an error. The engine judges it
+   * like that answer: a key failure fails over before the client sees a byte.
+   */
+  streamStartError(event: string | undefined, data: unknown): { status: number; body: unknown } | undefined
   /** True when a response body says the key's billing or quota is exhausted. */
   isQuotaExhausted(status: number, body: unknown): boolean
   /**
