@@ -47,15 +47,19 @@ async function floor({ upstream }) {
     delete headers['keep-alive']
     delete headers['transfer-encoding']
     let controller = null
+    let left = false
     const resume = () => controller.resume()
     res.on('close', () => {
-      if (!res.writableFinished) controller?.abort(new Error('client left'))
+      if (res.writableFinished) return
+      left = true
+      controller?.abort(new Error('client left'))
     })
     pool.dispatch(
       { path: req.url, method: req.method, headers, body: req },
       {
         onRequestStart(c) {
           controller = c
+          if (left) c.abort(new Error('client left'))
         },
         onResponseStart(_c, status, upHeaders) {
           delete upHeaders.connection
