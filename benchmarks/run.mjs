@@ -5,7 +5,7 @@
 // whether every target served its requests. See README.md for targets, flags and how to read the ratios.
 // Usage: pnpm bench [-- flags]   (after pnpm build: node benchmarks/run.mjs [flags]); --help lists the flags.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,8 +16,8 @@ import { RATE_LIMITED_KEY, TARGETS } from './targets.mjs'
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const SSE_FIRST = 'sse-first'
 const SSE_RSS = 'sse-rss'
-// The two SSE measurements compare the floor with bridge.handle.
-const SSE_PAIR = ['floor', 'bridge']
+// The two SSE measurements compare the floor with bridge.handle (and its baseline twin).
+const SSE_TARGETS = ['floor', 'bridge', 'bridge@baseline']
 
 const FLAGS = {
   seconds: { type: 'string', help: 'measured seconds per target and round', default: '5', smoke: '2' },
@@ -33,6 +33,8 @@ const FLAGS = {
   'cpu-prof-dir': { type: 'string', help: 'folder for --cpu-prof (default: a new folder under the OS temp dir)' },
   redis: { type: 'boolean', help: 'add aibridge + redisStore (needs @aibridge/redis importable and a Redis server)' },
   'redis-url': { type: 'string', help: 'Redis for --redis (default $REDIS_URL or redis://127.0.0.1:6379)' },
+  baseline: { type: 'string', help: 'a checkout of aibridge, installed and built: each aibridge target also runs on its packages, as <name>@baseline' },
+  json: { type: 'string', help: 'also write every round\'s results to this file as JSON' },
   unpinned: { type: 'boolean', help: 'do not pin processes to cores' },
   help: { type: 'boolean', help: 'this text' },
 }
@@ -76,6 +78,14 @@ const known = new Set([...TARGETS.map((t) => t.name), SSE_FIRST, SSE_RSS])
 for (const name of only ?? []) if (!known.has(name)) fail(`--only: no target "${name}" (try --help)`)
 const wanted = (name) => (only ? only.includes(name) : true)
 let targets = TARGETS.filter((t) => (only ? only.includes(t.name) : !t.optIn || flags[t.optIn]))
+const BASELINE = flags.baseline && path.resolve(flags.baseline)
+if (BASELINE) {
+  if (!existsSync(path.join(BASELINE, 'packages', 'core', 'dist', 'index.js'))) fail(`--baseline: no built packages in ${BASELINE} (run pnpm install && pnpm build there)`)
+  // Each twin runs right after its original, so alternation treats both alike.
+  targets = targets.flatMap((t) =>
+    t.name.startsWith('bridge') && !t.noBaseline ? [t, { ...t, name: `${t.name}@baseline`, label: `${t.label} [baseline]` }] : [t],
+  )
+}
 if (targets.some((t) => t.name === 'bridge-redis')) {
   try {
     await import('@aibridge/redis')
@@ -139,7 +149,8 @@ const upstream = `http://127.0.0.1:${upstreamPort}`
 /** Starts `target` in a proxy process; resolves to { port, call, stop }. */
 async function startProxy(target, profName) {
   const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : []
-  const child = spawnNode(path.join(HERE, 'proxy.mjs'), { args: [target.name, upstream, REDIS_URL], execArgv, cpu: plan.proxy })
+  const args = [JSON.stringify({ target: target.name, upstream, redisUrl: REDIS_URL, baseline: BASELINE })]
+  const child = spawnNode(path.join(HERE, 'proxy.mjs'), { args, execArgv, cpu: plan.proxy })
   const ipc = caller(child)
   try {
     await withTimeout(ipc.ready, 30_000, `${target.name} start`)
@@ -211,12 +222,16 @@ async function attempt(name, what, run) {
   }
 }
 
-const sseTargets = SSE_PAIR.map((name) => TARGETS.find((t) => t.name === name))
+const sseTargets = SSE_TARGETS.filter((name) => BASELINE || !name.endsWith('@baseline')).map((name) => {
+  const [base, variant] = name.split('@')
+  return { ...TARGETS.find((t) => t.name === base), name: variant ? name : base }
+})
 const commit = gitCommit()
 console.log(
   `aibridge benchmark: node ${process.version}, ${os.availableParallelism()} CPUs, ${plan.note}\n` +
     `${CONNECTIONS} connections, 2 KiB JSON POST, closed loop, ${SECONDS} s per target (+${WARMUP} s warm-up), ` +
-    `${ROUNDS} round${ROUNDS > 1 ? 's' : ''} in alternating order, medians; commit ${commit}${flags.smoke ? '; SMOKE: checks the harness, timings mean nothing' : ''}\n`,
+    `${ROUNDS} round${ROUNDS > 1 ? 's' : ''} in alternating order, medians; commit ${commit}` +
+    `${BASELINE ? `; baseline ${BASELINE}` : ''}${flags.smoke ? '; SMOKE: checks the harness, timings mean nothing' : ''}\n`,
 )
 
 for (let round = 1; round <= ROUNDS; round++) {
@@ -227,7 +242,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     if (!r) continue
     loadRuns.get(target.name).push(r)
     if (r.completed === 0 || r.errors > 0) failures.push(`${target.name}: ${r.errors} errors in ${r.completed} answers (statuses ${JSON.stringify(r.statuses)})`)
-    process.stdout.write(`round ${round}/${ROUNDS}  ${target.name.padEnd(20)} ${fmt(r.rps, 0).padStart(7)} req/s\n`)
+    process.stdout.write(`round ${round}/${ROUNDS}  ${target.name.padEnd(26)} ${fmt(r.rps, 0).padStart(7)} req/s\n`)
   }
   if (runFirstEvent)
     for (const target of pair) {
@@ -235,7 +250,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       if (!r) continue
       push(firstRuns, target.name, r)
       if (r.errors > 0 || r.count === 0) failures.push(`${target.name} (${SSE_FIRST}): ${r.errors} of ${SSE_REQUESTS} SSE requests failed`)
-      process.stdout.write(`round ${round}/${ROUNDS}  ${`${target.name} ${SSE_FIRST}`.padEnd(20)} p50 ${fmt(r.p50, 3)} ms\n`)
+      process.stdout.write(`round ${round}/${ROUNDS}  ${`${target.name} ${SSE_FIRST}`.padEnd(26)} p50 ${fmt(r.p50, 3)} ms\n`)
     }
   if (runRss)
     for (const target of pair) {
@@ -243,7 +258,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       if (!r) continue
       push(rssRuns, target.name, r)
       if (!r.ok) failures.push(`${target.name} (${SSE_RSS}): status ${r.status}, ${r.received} of the stream's bytes arrived`)
-      process.stdout.write(`round ${round}/${ROUNDS}  ${`${target.name} ${SSE_RSS}`.padEnd(20)} peak ${fmt(r.peakMiB, 1)} MiB\n`)
+      process.stdout.write(`round ${round}/${ROUNDS}  ${`${target.name} ${SSE_RSS}`.padEnd(26)} peak ${fmt(r.peakMiB, 1)} MiB\n`)
     }
 }
 await stopChild(driverProcess, driver)
@@ -276,35 +291,53 @@ for (const t of targets) {
   )
 }
 
-// The ratios issue 9 names, from the medians above; the goal column is the issue's, for reading, not judged.
+// The ratios issue 9 names, from the medians above (ratios of medians, so a reader can check them);
+// the goal column is the issue's, printed for reading, never judged.
 const ratios = [
-  ['bridge.handle / floor', 'bridge', 'floor', '%', '>= 85%'],
-  ['Fastify plugin / @fastify/http-proxy', 'bridge-fastify', 'fastify-http-proxy', 'x', '>= 1.15x'],
-  ['Express middleware / express + HPM', 'bridge-express', 'express-hpm', 'x', '>= 1.5x'],
-  ['Koa middleware / floor', 'bridge-koa', 'floor', '%', '>= 60%'],
-  ['failover every request / floor', 'bridge-failover', 'floor', '%', '>= 45%'],
-  ['bridge + redisStore / floor', 'bridge-redis', 'floor', '%', ''],
+  ['bridge.handle / floor, req/s', 'bridge', 'floor', '%', '>= 85%'],
+  ['Fastify plugin / @fastify/http-proxy, req/s', 'bridge-fastify', 'fastify-http-proxy', 'x', '>= 1.15x'],
+  ['Express middleware / express + HPM, req/s', 'bridge-express', 'express-hpm', 'x', '>= 1.5x'],
+  ['Koa middleware / floor, req/s', 'bridge-koa', 'floor', '%', '>= 60%'],
+  ['failover every request / floor, req/s', 'bridge-failover', 'floor', '%', '>= 45%'],
+  ['bridge + redisStore / floor, req/s', 'bridge-redis', 'floor', '%', ''],
 ]
+// One cell per build: this tree's aibridge, and the baseline's under --baseline.
+const builds = BASELINE ? ['', '@baseline'] : ['']
 const rows = []
 for (const [label, a, b, unit, goal] of ratios) {
-  const r = rps(a) / rps(b)
-  if (Number.isFinite(r)) rows.push(`| ${label} (req/s) | ${unit === '%' ? `${fmt(100 * r, 0)}%` : `${fmt(r, 2)}x`} | ${goal} |`)
+  const cells = builds.map((suffix) => {
+    const r = rps(a + suffix) / rps(b)
+    return Number.isFinite(r) ? (unit === '%' ? `${fmt(100 * r, 0)}%` : `${fmt(r, 2)}x`) : '-'
+  })
+  if (cells.some((c) => c !== '-')) rows.push([label, ...cells, goal])
 }
-const sse = (map, field) => SSE_PAIR.map((name) => med(map, name, field))
 if (runFirstEvent) {
-  const [floorP50, bridgeP50] = sse(firstRuns, 'p50')
-  rows.push(`| SSE first event p50: floor ${fmt(floorP50, 3)} ms, bridge.handle ${fmt(bridgeP50, 3)} ms | overhead ${fmt(bridgeP50 - floorP50, 3)} ms | <= 0.1 ms |`)
+  const floorP50 = med(firstRuns, 'floor', 'p50')
+  const cells = builds.map((suffix) => {
+    const p50 = med(firstRuns, `bridge${suffix}`, 'p50')
+    return `${fmt(p50 - floorP50, 3)} ms (${fmt(p50, 3)} against ${fmt(floorP50, 3)})`
+  })
+  rows.push(['SSE first event p50, bridge.handle minus floor', ...cells, '<= 0.1 ms'])
 }
 if (runRss) {
-  const [floorPeak, bridgePeak] = sse(rssRuns, 'peakMiB')
-  const [floorStart, bridgeStart] = sse(rssRuns, 'startMiB')
-  rows.push(
-    `| SSE peak RSS, ${SSE_MIB} MiB to a ${SSE_RATE} MiB/s reader: floor ${fmt(floorPeak, 1)} MiB (${fmt(floorStart, 1)} at start), ` +
-      `bridge.handle ${fmt(bridgePeak, 1)} MiB (${fmt(bridgeStart, 1)} at start) | ` +
-      `difference ${fmt(bridgePeak - floorPeak, 1)} MiB | <= 20 MiB |`,
-  )
+  const floorPeak = med(rssRuns, 'floor', 'peakMiB')
+  const cells = builds.map((suffix) => {
+    const peak = med(rssRuns, `bridge${suffix}`, 'peakMiB')
+    return `${fmt(peak - floorPeak, 1)} MiB (${fmt(peak, 1)} against ${fmt(floorPeak, 1)})`
+  })
+  const start = ['floor', 'bridge'].map((name) => `${name} ${fmt(med(rssRuns, name, 'startMiB'), 1)}`).join(', ')
+  rows.push([`SSE peak RSS, ${SSE_MIB} MiB to a ${SSE_RATE} MiB/s reader, bridge.handle minus floor (MiB at start: ${start})`, ...cells, '<= 20 MiB'])
 }
-if (rows.length > 0) console.log(`\n| ratio | measured | issue 9 goal |\n| --- | --- | --- |\n${rows.join('\n')}`)
+if (rows.length > 0) {
+  const head = ['ratio', 'this tree', ...(BASELINE ? ['baseline'] : []), 'issue 9 goal']
+  console.log(`\n| ${head.join(' | ')} |\n|${' --- |'.repeat(head.length)}\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}`)
+}
+if (flags.json) {
+  const all = (map) => Object.fromEntries(map)
+  const meta = { node: process.version, commit, baseline: BASELINE, pinning: plan.note, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, connections: CONNECTIONS }
+  writeFileSync(flags.json, JSON.stringify({ meta, load: all(loadRuns), firstEvent: all(firstRuns), rss: all(rssRuns), failures }, null, 2))
+  console.log(`\nevery round's results: ${path.resolve(flags.json)}`)
+}
 
 const direct = rps('direct')
 const driverBusy = Math.max(...targets.filter((t) => t.start).map((t) => med(loadRuns, t.name, 'driverCpu')))

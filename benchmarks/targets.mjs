@@ -1,5 +1,7 @@
 // The servers under test, each in front of the mock provider at `upstream`. Each factory listens on
-// 127.0.0.1, port 0, and resolves to { port, close }. aibridge is used only through its public API.
+// 127.0.0.1, port 0, and resolves to { port, close }. aibridge is used only through its public API,
+// imported with `aibridge('core' | 'express' | 'koa' | 'fastify')`: this tree's packages, or another
+// build's for --baseline.
 import http from 'node:http'
 import { Pool } from 'undici'
 
@@ -119,8 +121,8 @@ async function expressHpm({ upstream }) {
   return listen(http.createServer(app), () => agent.destroy())
 }
 
-async function bridgeOnNode({ upstream, keys, store }) {
-  const { createBridge } = await import('@aibridge/core')
+async function bridgeOnNode({ upstream, aibridge: load, keys, store }) {
+  const { createBridge } = await load('core')
   const bridge = createBridge({ providers: providers(upstream, keys), store })
   return listen(
     http.createServer((req, res) => bridge.handle(req, res)),
@@ -128,27 +130,27 @@ async function bridgeOnNode({ upstream, keys, store }) {
   )
 }
 
-async function bridgeExpress({ upstream }) {
+async function bridgeExpress({ upstream, aibridge: load }) {
   const { default: express } = await import('express')
-  const { aibridge } = await import('@aibridge/express')
+  const { aibridge } = await load('express')
   const ai = aibridge({ providers: providers(upstream) })
   const app = express()
   app.use(ai)
   return listen(http.createServer(app), () => ai.bridge.close())
 }
 
-async function bridgeKoa({ upstream }) {
+async function bridgeKoa({ upstream, aibridge: load }) {
   const { default: Koa } = await import('koa')
-  const { aibridge } = await import('@aibridge/koa')
+  const { aibridge } = await load('koa')
   const ai = aibridge({ providers: providers(upstream) })
   const app = new Koa()
   app.use(ai)
   return listen(http.createServer(app.callback()), () => ai.bridge.close())
 }
 
-async function bridgeFastify({ upstream }) {
+async function bridgeFastify({ upstream, aibridge: load }) {
   const { default: Fastify } = await import('fastify')
-  const { aibridge } = await import('@aibridge/fastify')
+  const { aibridge } = await load('fastify')
   const app = Fastify()
   await app.register(aibridge, { providers: providers(upstream) })
   return listenFastify(app)
@@ -167,7 +169,8 @@ export async function redisStore(url) {
 
 /**
  * Every target: `name` (for --only), `label` (printed), `start(context)`. `direct` has no proxy: the
- * load goes straight to the mock provider. `path` is what the load generator asks for.
+ * load goes straight to the mock provider. `path` is what the load generator asks for. Targets whose
+ * name starts with `bridge` get a twin `<name>@baseline` under --baseline unless `noBaseline`.
  */
 export const TARGETS = [
   { name: 'direct', label: 'direct to the mock provider', path: '/v1/messages' },
@@ -187,6 +190,7 @@ export const TARGETS = [
     name: 'bridge-redis',
     label: 'aibridge bridge.handle + redisStore',
     optIn: 'redis',
+    noBaseline: true,
     start: async (ctx) => bridgeOnNode({ ...ctx, store: await redisStore(ctx.redisUrl) }),
   },
 ]
