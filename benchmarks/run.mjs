@@ -6,6 +6,7 @@
 // Usage: pnpm bench [-- flags]   (after pnpm build: node benchmarks/run.mjs [flags]); --help lists the flags.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -87,16 +88,36 @@ if (BASELINE) {
   )
 }
 if (targets.some((t) => t.name === 'bridge-redis')) {
-  try {
-    await import('@aibridge/redis')
-  } catch (err) {
-    console.log(`skipping bridge-redis: @aibridge/redis cannot be imported (${err.code ?? err.message}); add it to benchmarks/package.json once it exists`)
+  const why = await redisMissing()
+  if (why) {
+    console.log(`skipping bridge-redis: ${why}`)
     targets = targets.filter((t) => t.name !== 'bridge-redis')
   }
 }
 const runFirstEvent = wanted(SSE_FIRST)
 const runRss = wanted(SSE_RSS)
 if (targets.length === 0 && !runFirstEvent && !runRss) fail('nothing to run')
+
+/** Why the redis target cannot run, or undefined. A store that cannot reach Redis would serve from its local copy and measure nothing of Redis. */
+async function redisMissing() {
+  try {
+    await import('@aibridge/redis')
+  } catch (err) {
+    return `@aibridge/redis cannot be imported (${err.code ?? err.message}); add it to benchmarks/package.json once it exists`
+  }
+  const { hostname, port } = new URL(REDIS_URL)
+  const reached = await new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) || 6379, timeout: 2000 })
+    const done = (ok) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+    socket.once('timeout', () => done(false))
+  })
+  return reached ? undefined : `no Redis at ${hostname}:${port || 6379} (--redis-url)`
+}
 
 /** Two allowed CPUs and taskset: the proxy gets the first, the mock provider and the load the second. */
 function cpuPlan() {
