@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, type Dispatcher } from 'undici'
 import { clientHead, BodyStream, relayBody, responseSink } from './deliver.js'
-import { AibridgeKeyNotFoundError } from './errors.js'
+import { AibridgeArgumentError, AibridgeKeyNotFoundError } from './errors.js'
 import { Exchange, type Provider } from './exchange.js'
 import type { Engine, Settled } from './failover.js'
 import { KeyPool, type KeyState } from './key-pool.js'
@@ -200,7 +200,7 @@ export class Bridge {
   /** Puts a key back into service, by id or hint. Throws when none or several keys match. */
   resetKey(provider: string, idOrHint: string): void {
     if (typeof provider !== 'string' || typeof idOrHint !== 'string') {
-      throw new AibridgeKeyNotFoundError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
+      throw new AibridgeArgumentError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
     }
     const p = this.#providers.get(provider)
     // Not echoed: a key passed in the wrong argument must not end up in a log.

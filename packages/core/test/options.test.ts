@@ -15,7 +15,7 @@ function rejection(options: unknown): string {
   }
   expect(error, 'createBridge should have thrown').toBeInstanceOf(AibridgeOptionError)
   const e = error as AibridgeOptionError
-  expect(e.code).toBe('AIBRIDGE_INVALID_OPTION')
+  expect(e.code).toBe('AIBRIDGE_OPTION')
   expect(e.message).not.toContain(SECRET)
   expect(e.message).not.toContain('DO-NOT-PRINT')
   expect(e.stack ?? '').not.toContain('DO-NOT-PRINT')
