@@ -5,6 +5,8 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../src
 
 export const A_KEY = 'sk-test-anthropic-aaaa1111'
 export const O_KEY = 'sk-test-openai-bbbb2222'
+/** What a raw Anthropic request needs: the real API refuses one without `anthropic-version`. */
+export const A_HEADERS = { 'x-api-key': A_KEY, 'anthropic-version': '2023-06-01' }
 
 /** One simulator per test file on 127.0.0.1:0, with its faults and records cleared after each test. */
 export function useSimulator(options?: SimulatorOptions): { readonly sim: Simulator } {
