@@ -23,7 +23,8 @@ function json(ctx: RouteContext, body: unknown, tokens = 0): Answer {
   return { type: 'json', status: 200, headers: successHeaders(ctx, tokens), body }
 }
 
-const modelOf = (body: JsonObject, fallback = DEFAULT_MODEL) => (typeof body.model === 'string' ? body.model : fallback)
+/** The model an answer names: an Azure deployment's own (the route's param), else the body's. */
+const modelOf = (ctx: RouteContext, fallback = DEFAULT_MODEL) => ctx.param || (typeof ctx.body.model === 'string' ? ctx.body.model : fallback)
 
 /** `tool_choice` of Chat Completions (`{ type: 'function', function: { name } }`) and Responses (`{ type: 'function', name }`). */
 function toolChoice(choice: unknown): ToolChoice {
@@ -67,7 +68,7 @@ export function chatCompletions({ azure }: { azure: boolean }): Handler {
     const { body, n } = ctx
     const id = `chatcmpl-sim${n}`
     const created = nowSeconds()
-    const model = modelOf(body, ctx.param || DEFAULT_MODEL)
+    const model = modelOf(ctx)
     const toolResult = lastToolResult(body.messages, (m) => m.role === 'tool', (m) => m.content)
     const call = plannedToolCall(offeredTools(body.tools), toolChoice(body.tool_choice), toolResult !== null, lastUserMessageText(body))
     const text = toolResult !== null ? toolResultReply(toolResult) : replyText(lastUserMessageText(body))
@@ -167,7 +168,7 @@ export const responses: Handler = (ctx) => {
     instructions: body.instructions ?? null,
     max_output_tokens: body.max_output_tokens ?? null,
     max_tool_calls: null,
-    model: modelOf(body),
+    model: modelOf(ctx),
     output: status === 'completed' ? [item] : [],
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,
@@ -239,7 +240,7 @@ export const embeddings: Handler = (ctx) => {
     return { object: 'embedding', index, embedding: base64 ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector) }
   })
   const tokens = estimateTokens(body.input)
-  return json(ctx, { object: 'list', data, model: modelOf(body, ctx.param || 'text-embedding-3-small'), usage: { prompt_tokens: tokens, total_tokens: tokens } }, tokens)
+  return json(ctx, { object: 'list', data, model: modelOf(ctx, 'text-embedding-3-small'), usage: { prompt_tokens: tokens, total_tokens: tokens } }, tokens)
 }
 
 const model = (m: (typeof MODELS)[number]) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'system' })
