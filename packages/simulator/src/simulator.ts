@@ -1,7 +1,7 @@
 /** The simulator's HTTP server: records each request, applies its key's fault, routes it and delivers the answer. */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Answer, ErrorContext, JsonObject, Provider } from './answer.js'
+import type { Answer, ErrorContext, JsonObject, Problem, Provider } from './answer.js'
 import { deliver, type Delivery, type Exchange } from './deliver.js'
 import { FaultQueue, faultAnswer, faultProblem, isErrorFault, streamErrorAsStatus, streamErrorHeaders, validateFault, type DeliveryFault } from './faults.js'
 import { anthropic } from './providers/anthropic.js'
@@ -118,19 +118,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     for (const watcher of [...watchers]) watcher()
   }
 
-  function answerFor(record: SimRequest, known: boolean, provider: Provider, errorContext: ErrorContext): { answer: Answer; delivery?: Delivery } {
+  function answerFor(record: SimRequest, known: boolean, provider: Provider, request: Omit<ErrorContext, 'param'>): { answer: Answer; delivery?: Delivery } {
     const { key } = record
-    const error = (problem: Parameters<Provider['error']>[0]) => provider.error(problem, errorContext)
-    if (key === null) return { answer: error({ kind: 'missing_key' }) }
     const route = known ? provider.route(record.method, record.path) : undefined
+    const errorContext: ErrorContext = { ...request, param: route?.param ?? '' }
+    const error = (problem: Problem) => provider.error(problem, errorContext)
+    if (key === null) return { answer: error({ kind: 'missing_key' }) }
     if (!route) return { answer: error({ kind: 'not_found', method: record.method, path: record.path }) }
-    errorContext.param = route.param
 
     const fault = faults.take(key)
     if (fault) record.fault = fault.kind
     if (fault && isErrorFault(fault)) return { answer: faultAnswer(provider, fault, errorContext) }
     const delivery = fault as DeliveryFault | undefined
-    const refuse = (problem: Parameters<Provider['error']>[0]) => ({ answer: error(problem), delivery: delivery?.kind === 'stream_error' ? undefined : delivery })
+    const refuse = (problem: Problem) => ({ answer: error(problem), delivery: delivery?.kind === 'stream_error' ? undefined : delivery })
     if (!issued(provider.name, key)) return refuse({ kind: 'invalid_key' })
     const problem = route.check?.(record.headers, errorContext.query)
     if (problem) return refuse(problem)
@@ -201,7 +201,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     list()
     notify()
 
-    const { answer, delivery } = answerFor(record, known, provider, { requestId, param: '', path, query: params })
+    const { answer, delivery } = answerFor(record, known, provider, { requestId, path, query: params })
     const failed = answer.type === 'json' && answer.status >= 400
     const exchange: Exchange = {
       res,
