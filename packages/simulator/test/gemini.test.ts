@@ -34,12 +34,15 @@ describe('Gemini through @google/genai', () => {
     expect(res.candidates![0]!.content!.role).toBe('model')
     expect(res.usageMetadata!.totalTokenCount).toBe(res.usageMetadata!.promptTokenCount! + res.usageMetadata!.candidatesTokenCount!)
     expect(res.modelVersion).toBe(MODEL)
-    // The SDK's default API version is v1; v1beta (and v1alpha) are served alike.
-    expect(h.sim.requests[0]).toMatchObject({ provider: 'gemini', method: 'POST', path: `/v1/models/${MODEL}:generateContent`, key: G_KEY, status: 200 })
+    // The SDK's default API version (v1beta in 2.x, v1 in 3.x) names the path; each is served alike.
+    expect(h.sim.requests[0]).toMatchObject({ provider: 'gemini', method: 'POST', key: G_KEY, status: 200 })
+    expect(h.sim.requests[0]!.path).toMatch(new RegExp(`^/v1(beta)?/models/${MODEL}:generateContent$`))
     expect(h.sim.requests[0]!.headers['x-goog-api-key']).toBe(G_KEY)
-    const beta = new GoogleGenAI({ apiKey: G_KEY, httpOptions: { baseUrl: h.sim.geminiBaseURL, apiVersion: 'v1beta' } })
-    expect((await beta.models.generateContent({ model: MODEL, contents: 'beta' })).text).toBe('Simulated reply to: beta')
-    expect(h.sim.requests[1]!.path).toBe(`/v1beta/models/${MODEL}:generateContent`)
+    for (const apiVersion of ['v1', 'v1beta', 'v1alpha']) {
+      const client = new GoogleGenAI({ apiKey: G_KEY, httpOptions: { baseUrl: h.sim.geminiBaseURL, apiVersion } })
+      expect((await client.models.generateContent({ model: MODEL, contents: apiVersion })).text).toBe(`Simulated reply to: ${apiVersion}`)
+      expect(h.sim.requests.at(-1)!.path).toBe(`/${apiVersion}/models/${MODEL}:generateContent`)
+    }
   })
 
   test('generateContentStream: many chunks over SSE, the last with STOP and the full usage', async () => {
@@ -51,7 +54,8 @@ describe('Gemini through @google/genai', () => {
     expect(chunks.at(-1)!.candidates![0]!.finishReason).toBe('STOP')
     expect(chunks.slice(0, -1).every((c) => c.candidates![0]!.finishReason === undefined)).toBe(true)
     expect(chunks.at(-1)!.usageMetadata!.candidatesTokenCount).toBeGreaterThan(0)
-    expect(h.sim.requests[0]).toMatchObject({ path: `/v1/models/${MODEL}:streamGenerateContent`, query: 'alt=sse' })
+    expect(h.sim.requests[0]!.path).toMatch(new RegExp(`^/v1(beta)?/models/${MODEL}:streamGenerateContent$`))
+    expect(h.sim.requests[0]!.query).toBe('alt=sse')
   })
 
   test('on the wire: data-only SSE events separated by CRLF pairs', async () => {
@@ -82,7 +86,7 @@ describe('Gemini through @google/genai', () => {
     for await (const m of await client.models.list({ config: { pageSize: 2 } })) names.push(m.name!)
     expect(names.length).toBeGreaterThan(2)
     expect(names).toContain(`models/${MODEL}`)
-    expect(h.sim.requests.filter((r) => r.path === '/v1/models').length).toBeGreaterThan(1)
+    expect(h.sim.requests.filter((r) => /^\/v1(beta)?\/models$/.test(r.path)).length).toBeGreaterThan(1)
     const one = await client.models.get({ model: MODEL })
     expect(one.name).toBe(`models/${MODEL}`)
     const count = await client.models.countTokens({ model: MODEL, contents: 'count these' })
