@@ -211,6 +211,8 @@ function googleError(problem: Problem, model: string): JsonObject {
 
 const VERSION = '(v1|v1beta|v1alpha)'
 const GENERATE = new RegExp(`^/${VERSION}/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$`)
+const MODELS_LIST = new RegExp(`^/${VERSION}/models$`)
+const ONE_MODEL = new RegExp(`^/${VERSION}/models/([^/:]+)$`)
 
 export const gemini: Provider = {
   name: 'gemini',
@@ -230,8 +232,8 @@ export const gemini: Provider = {
       const handler = action === 'countTokens' ? countTokens : generate(action === 'streamGenerateContent')
       return { handler, param: safeDecode(rawModel!), jsonBody: true }
     }
-    if (method === 'GET' && new RegExp(`^/${VERSION}/models$`).test(path)) return { handler: listModels, param: '', jsonBody: false }
-    const one = new RegExp(`^/${VERSION}/models/([^/:]+)$`).exec(path)
+    if (method === 'GET' && MODELS_LIST.test(path)) return { handler: listModels, param: '', jsonBody: false }
+    const one = ONE_MODEL.exec(path)
     if (method === 'GET' && one) return { handler: getModel, param: safeDecode(one[2]!), jsonBody: false }
     return undefined
   },
