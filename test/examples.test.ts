@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, request, type IncomingMessage } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import Anthropic from '@anthropic-ai/sdk'
+import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { anthropicClient, openaiClient } from './support/clients.js'
 
@@ -112,6 +114,29 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       const body = (await health.json()) as { keys: { anthropic: { hint: string }[]; openai: unknown[] } }
       expect(body.keys.anthropic.map((k) => k.hint)).toEqual(['sk-a...0001', 'sk-a...0002'])
       expect(JSON.stringify(body)).not.toContain('simulated-key')
+    } finally {
+      await app.close()
+    }
+  })
+
+  it("a client whose placeholder key became BYOK gets the simulated provider's 401, as it would from the real one", async () => {
+    const { start } = await load<{ start: Start }>(`examples/${name}/server.mjs`)
+    const records: LoggedRecord[] = []
+    const app = await start({ port: 0, onRecord: (r) => records.push(r) })
+    try {
+      const call = anthropicClient(`${app.url}/ai/anthropic`, 'sk-ant-placeholder').messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      await expect(call).rejects.toBeInstanceOf(Anthropic.AuthenticationError)
+      const chat = openaiClient(`${app.url}/ai/openai/v1`, 'sk-placeholder').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      await expect(chat).rejects.toBeInstanceOf(OpenAI.AuthenticationError)
+      await expect.poll(() => records.length).toBe(2)
+      expect(records.map((r) => [r.provider, r.status, r.credentialHint])).toEqual([
+        ['anthropic', 401, null],
+        ['openai', 401, null],
+      ])
     } finally {
       await app.close()
     }
