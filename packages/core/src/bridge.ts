@@ -160,7 +160,7 @@ export class Bridge {
       return errorResponse(dialect, 400, 'invalid_request', `invalid path: ${hostile}`)
     }
 
-    const byok = dialect.hasCredential(req.headers) && this.#allowsByok(config, req)
+    const byok = dialect.hasCredential(req.headers, target.search) && this.#allowsByok(config, req)
     if (byok) ex.record.credentialKind = 'byok'
     else if (pool.keys.length === 0) {
       ex.settle('rejected')
@@ -204,7 +204,7 @@ export class Bridge {
     const baseHeaders = upstreamRequestHeaders(req.headers, !byok, fromHost)
     const method = ex.record.method
     const requestBody = body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body
-    const path = upstreamPath(config.basePath, target)
+    const path = upstreamPath(config.basePath, byok ? target : { ...target, search: dialect.stripCredential(target.search) })
     const walk = byok ? undefined : pool.walk()
 
     for (;;) {

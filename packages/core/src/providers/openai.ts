@@ -1,4 +1,4 @@
-import { errorMessageOf, present, type ErrorKind, type ProviderDialect } from './types.js'
+import { errorMessageOf, keepSearch, never, noCooldown, present, type ErrorKind, type ProviderDialect } from './types.js'
 
 const SHAPES: Record<ErrorKind, { type: string; code: string }> = {
   invalid_request: { type: 'invalid_request_error', code: 'invalid_request' },
@@ -32,10 +32,11 @@ export const openai: ProviderDialect = {
   defaultBaseURL: 'https://api.openai.com',
   requestIdHeaders: ['x-request-id', 'request-id'],
   hasCredential: (h) => present(h.authorization, true),
+  stripCredential: keepSearch,
   injectKey(headers, key) {
     headers.authorization = `Bearer ${key}`
   },
-  errorBody: body,
+  errorBody: (kind, message, detail) => body(kind, message, detail?.code),
   // The SDKs throw on any event whose data carries an `error` object.
   sseErrorEvent: (message) => `event: error\ndata: ${JSON.stringify(body('api_error', message, 'stream_interrupted'))}\n\n`,
   isQuotaExhausted(status, b) {
@@ -48,5 +49,7 @@ export const openai: ProviderDialect = {
     const { code, type, message } = errorMessageOf(b)
     return REQUEST_FAULT_CODES.has(code ?? '') || REQUEST_FAULT_CODES.has(type ?? '') || REQUEST_FAULT_MESSAGE.test(message ?? '')
   },
+  isKeyRejected: never,
+  cooldownFromBody: noCooldown,
   needsBody: (status) => status === 401 || status === 403 || status === 429,
 }
