@@ -66,8 +66,9 @@ export function parseProtoDuration(value: unknown): number | undefined {
     if (!m) return undefined
     return Number(m[1]) * 1000 + Number(`0.${m[2] ?? '0'}`) * 1000
   }
-  if (typeof value === 'object' && value !== null) {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const { seconds, nanos } = value as { seconds?: unknown; nanos?: unknown }
+    if (seconds === undefined && nanos === undefined) return undefined
     const s = Number(seconds ?? 0)
     const n = Number(nanos ?? 0)
     if (!Number.isFinite(s) || !Number.isFinite(n) || s < 0 || n < 0) return undefined
