@@ -110,7 +110,8 @@ function resetFromLimits(
 
 /**
  * The cooldown a 429 asks for, in milliseconds: `retry-after-ms`, then `Retry-After`, then the
- * provider's reset headers (Anthropic's timestamps; OpenAI's and Azure OpenAI's durations). Undefined when none parse (the caller applies its default).
+ * provider's reset headers (Anthropic's timestamps; OpenAI's and Azure OpenAI's durations).
+ * Undefined when none parse (the caller applies its default).
  */
 export function cooldownFromHeaders(get: HeaderGetter, now: number): number | undefined {
   const ms = parseRetryAfterMs(get('retry-after-ms'))

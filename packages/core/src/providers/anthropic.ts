@@ -1,4 +1,4 @@
-import { errorMessageOf, keepSearch, never, noCooldown, present, type ErrorKind, type ProviderDialect } from './types.js'
+import { alwaysFalse, errorMessageOf, keepSearch, noCooldown, present, type ErrorKind, type ProviderDialect } from './types.js'
 
 const TYPES: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -35,8 +35,8 @@ export const anthropic: ProviderDialect = {
     return (status === 400 || status === 429) && /credit balance/i.test(message ?? '')
   },
   // Anthropic's 401 is always the key (`authentication_error`), its 403 the key's permissions.
-  isRequestFault: never,
-  isKeyRejected: never,
+  isRequestFault: alwaysFalse,
+  isKeyRejected: alwaysFalse,
   cooldownFromBody: noCooldown,
   needsBody: (status) => status === 400 || status === 429,
 }

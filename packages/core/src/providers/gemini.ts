@@ -31,9 +31,8 @@ function body(kind: ErrorKind, message: string, detail?: ErrorDetail): unknown {
 }
 
 interface GoogleError {
-  status?: string
-  details: Record<string, unknown>[]
   message?: string
+  details: Record<string, unknown>[]
 }
 
 function googleError(b: unknown): GoogleError | undefined {
@@ -44,11 +43,7 @@ function googleError(b: unknown): GoogleError | undefined {
   if (typeof err !== 'object' || err === null) return undefined
   const e = err as Record<string, unknown>
   const details = Array.isArray(e.details) ? e.details.filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null) : []
-  return {
-    status: typeof e.status === 'string' ? e.status : undefined,
-    message: typeof e.message === 'string' ? e.message : undefined,
-    details,
-  }
+  return { message: typeof e.message === 'string' ? e.message : undefined, details }
 }
 
 /** The details of one google.rpc type (`RetryInfo`, `QuotaFailure`, `ErrorInfo`). */
@@ -142,9 +137,11 @@ export const gemini: ProviderDialect = {
     headers['x-goog-api-key'] = key
   },
   errorBody: body,
-  // @google/genai raises an ApiError only for a stream read that parses whole as `{"error":{code,...}}`
-  // (not an SSE `data:` event): that is how Google itself ends a stream that fails mid-way. No blank
-  // line follows, so a read that merges it with earlier bytes still fails ("Incomplete JSON segment").
+  // Google ends a stream that fails mid-way with a bare `{"error":{code,message,status}}`, no `data:`
+  // (googleapis/js-genai#461, #650), and @google/genai since the fix for #461 raises an ApiError for a
+  // read that parses whole as one; a `data:` event carrying it is raised by recent versions only (3.3
+  // does, 2.28 did not). No blank line follows: a read that merges it with earlier bytes still fails
+  // (the SDK's "Incomplete JSON segment at the end") instead of being skipped as a non-data event.
   sseErrorEvent: (message) => JSON.stringify(body('api_error', message)),
   isQuotaExhausted: (status, b) => status === 429 && dailyQuotaExhausted(googleError(b)),
   isRequestFault(status, b) {

@@ -1,4 +1,4 @@
-import { errorMessageOf, keepSearch, never, noCooldown, present, type ErrorKind, type ProviderDialect } from './types.js'
+import { alwaysFalse, errorMessageOf, keepSearch, noCooldown, present, type ErrorKind, type ProviderDialect } from './types.js'
 
 const SHAPES: Record<ErrorKind, { type: string; code: string }> = {
   invalid_request: { type: 'invalid_request_error', code: 'invalid_request' },
@@ -49,7 +49,7 @@ export const openai: ProviderDialect = {
     const { code, type, message } = errorMessageOf(b)
     return REQUEST_FAULT_CODES.has(code ?? '') || REQUEST_FAULT_CODES.has(type ?? '') || REQUEST_FAULT_MESSAGE.test(message ?? '')
   },
-  isKeyRejected: never,
+  isKeyRejected: alwaysFalse,
   cooldownFromBody: noCooldown,
   needsBody: (status) => status === 401 || status === 403 || status === 429,
 }

@@ -71,9 +71,10 @@ export interface ProviderDialect {
   needsBody(status: number): boolean
 }
 
-/** For dialects with no credential in the query string. */
+// For dialects with no credential in the query string, no key-rejecting status besides 401/403, no
+// request-blaming 401/403, or no cooldown in their error bodies.
 export const keepSearch = (search: string): string => search
-export const never = (): false => false
+export const alwaysFalse = (): false => false
 export const noCooldown = (): undefined => undefined
 
 /** A non-empty header value, or a non-empty token after an auth scheme (`Bearer ` alone is empty). */
