@@ -22,8 +22,11 @@ const REQUEST_DROP = new Set([
   'content-length',
 ])
 
-/** Credentials a client may send; on centralized requests none of them go upstream. */
-const CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key'])
+/**
+ * Credentials a client may send; on centralized requests none of them go upstream. (A credential in
+ * the query string, Gemini's `key=`, is the dialect's `stripCredential`.)
+ */
+const CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key'])
 
 // Upstream fields that describe the upstream's own connection or origin, not this response.
 const RESPONSE_DROP = new Set([

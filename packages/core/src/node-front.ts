@@ -37,7 +37,7 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   const hostile = hostilePath(target)
   if (hostile) return rejected(ex, 400, 'invalid_request', `invalid path: ${hostile}`)
 
-  const byok = usesOwnCredential(config, req.headers, req)
+  const byok = usesOwnCredential(config, req.headers, target.search, req)
   if (!byok && pool.keys.length === 0) {
     return rejected(ex, 401, 'authentication', `provider '${config.name}' has no key pool: send your own credential`)
   }
@@ -68,7 +68,8 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   const method = ex.record.method
   return runFailover(engine, ex, {
     method,
-    path: upstreamPath(config.basePath, target),
+    // A credential in the query (Gemini's `key=`) goes only with the client's own request.
+    path: upstreamPath(config.basePath, byok ? target : { ...target, search: config.dialect.stripCredential(target.search) }),
     headers: upstreamRequestHeaders(req.headers, !byok, fromHost),
     body: body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body,
     byok,

@@ -4,7 +4,7 @@ import { AibridgeOptionError, describeOptionName, describeOptionValue } from './
 import type { CooldownOptions, KeyOrder } from './key-pool.js'
 import type { KeyStateStore } from './key-store.js'
 import type { Logger } from './logger.js'
-import { dialects, type ProviderDialect, type ProviderType } from './providers/index.js'
+import { dialects, isProviderType, providerTypes, type ProviderDialect, type ProviderType } from './providers/index.js'
 import type { InterceptionRecord } from './record.js'
 
 /**
@@ -16,11 +16,17 @@ import type { InterceptionRecord } from './record.js'
 export type ByokMode = 'auto' | false | ((req: IncomingMessage, provider: string) => boolean)
 
 export interface ProviderOptions {
-  /** The API dialect. Inferred for providers named `anthropic` and `openai`; required otherwise. */
+  /**
+   * The API dialect: `anthropic`, `openai` (and OpenAI-compatible APIs), `gemini` (Google's Gemini API)
+   * or `azure` (Azure OpenAI). Inferred for a provider named after one of them; required otherwise.
+   */
   type?: ProviderType
   /** The pool, primary first. Empty makes a BYOK-only provider. */
   keys?: readonly string[]
-  /** Upstream origin and optional path prefix. @default the provider's public API */
+  /**
+   * Upstream origin and optional path prefix. Required for `azure`, whose every resource has its own
+   * endpoint (`https://{resource}.openai.azure.com`). @default the provider's public API
+   */
   baseURL?: string
   /** Overrides the bridge-wide `byok` for this provider. */
   byok?: ByokMode
@@ -188,8 +194,11 @@ function resolveKeys(value: unknown, at: string): string[] {
   })
 }
 
-function resolveBaseURL(value: unknown, at: string, fallback: string): { origin: string; basePath: string } {
-  const raw = value ?? fallback
+function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): { origin: string; basePath: string } {
+  const raw = value ?? dialect.defaultBaseURL
+  if (raw === undefined) {
+    fail(`${at} is required for type '${dialect.type}': it has no shared endpoint (give your resource's, e.g. https://my-resource.openai.azure.com)`)
+  }
   if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${describeOptionValue(raw)}`)
   let url: URL
   try {
@@ -202,6 +211,8 @@ function resolveBaseURL(value: unknown, at: string, fallback: string): { origin:
   if (url.search || url.hash) fail(`${at} must not contain a query or fragment`)
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
 }
+
+const TYPE_LIST = providerTypes.map((t) => `'${t}'`).join(', ')
 
 const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
 const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher'] as const
@@ -233,17 +244,17 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     const p = providers[name]
     if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${at} must be an object`)
     onlyKnown(p, PROVIDER_OPTIONS, `${at}.`)
-    const type = p.type ?? (name === 'anthropic' || name === 'openai' ? name : undefined)
-    if (type === undefined) fail(`${at}.type is required for a provider not named anthropic or openai ('anthropic' or 'openai')`)
+    const type: unknown = p.type ?? (isProviderType(name) ? name : undefined)
+    if (type === undefined) fail(`${at}.type is required for a provider not named after its type (${TYPE_LIST})`)
+    if (!isProviderType(type)) fail(`${at}.type must be one of ${TYPE_LIST}, got ${describeOptionValue(type)}`)
     const dialect = dialects[type]
-    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${describeOptionValue(type)}`)
     const keys = resolveKeys(p.keys, `${at}.keys`)
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
     if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
     resolved.set(name, {
       name,
       dialect,
-      ...resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect.defaultBaseURL),
+      ...resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect),
       keys,
       byok,
       keyOrder: keyOrderOption(p.keyOrder, `${at}.keyOrder`) ?? bridgeOrder,

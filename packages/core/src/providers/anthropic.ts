@@ -1,4 +1,4 @@
-import { errorMessageOf, present, type ErrorKind, type ProviderDialect } from './types.js'
+import { alwaysFalse, errorMessageOf, keepSearch, noCooldown, present, type ErrorKind, type ProviderDialect } from './types.js'
 
 const TYPES: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -39,6 +39,7 @@ export const anthropic: ProviderDialect = {
   defaultBaseURL: 'https://api.anthropic.com',
   requestIdHeaders: ['request-id', 'x-request-id'],
   hasCredential: (h) => present(h['x-api-key']) || present(h.authorization, true),
+  stripCredential: keepSearch,
   injectKey(headers, key) {
     headers['x-api-key'] = key
   },
@@ -57,6 +58,8 @@ export const anthropic: ProviderDialect = {
     return (status === 400 || status === 429) && /credit balance/i.test(message ?? '')
   },
   // Anthropic's 401 is always the key (`authentication_error`), its 403 the key's permissions.
-  isRequestFault: () => false,
+  isRequestFault: alwaysFalse,
+  isKeyRejected: alwaysFalse,
+  cooldownFromBody: noCooldown,
   needsBody: (status) => status === 400 || status === 429,
 }

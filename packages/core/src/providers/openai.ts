@@ -1,4 +1,4 @@
-import { errorMessageOf, present, type ErrorKind, type ProviderDialect } from './types.js'
+import { alwaysFalse, errorMessageOf, keepSearch, noCooldown, present, type ErrorKind, type ProviderDialect } from './types.js'
 
 const SHAPES: Record<ErrorKind, { type: string; code: string }> = {
   invalid_request: { type: 'invalid_request_error', code: 'invalid_request' },
@@ -51,10 +51,11 @@ export const openai: ProviderDialect = {
   defaultBaseURL: 'https://api.openai.com',
   requestIdHeaders: ['x-request-id', 'request-id'],
   hasCredential: (h) => present(h.authorization, true),
+  stripCredential: keepSearch,
   injectKey(headers, key) {
     headers.authorization = `Bearer ${key}`
   },
-  errorBody: body,
+  errorBody: (kind, message, detail) => body(kind, message, detail?.code),
   sseErrorEvent(message, path, lastEvent) {
     if (RESPONSES_PATH.test(path)) {
       // The Responses API's own error event (the Vercel AI SDK validates its shape), numbered after
@@ -90,5 +91,7 @@ export const openai: ProviderDialect = {
     const { code, type, message } = errorMessageOf(b)
     return REQUEST_FAULT_CODES.has(code ?? '') || REQUEST_FAULT_CODES.has(type ?? '') || REQUEST_FAULT_MESSAGE.test(message ?? '')
   },
+  isKeyRejected: alwaysFalse,
+  cooldownFromBody: noCooldown,
   needsBody: (status) => status === 401 || status === 403 || status === 429,
 }
