@@ -422,6 +422,19 @@ export class Bridge {
   }
 
   /**
+   * Resolves once the key store has loaded the shared key state (a shared store such as Redis), so the
+   * first request already skips keys other processes took out. Never rejects: a store that fails here
+   * is logged and the bridge serves from local state.
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.#store.ready?.()
+    } catch (err) {
+      this.#logger.error({ err: describe(err) }, 'aibridge: key store failed to get ready; serving from local state')
+    }
+  }
+
+  /**
    * Closes upstream connections (after in-flight requests end) and the key store. Every call, the
    * first included, resolves once all of that is done.
    */

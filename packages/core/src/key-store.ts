@@ -33,6 +33,11 @@ export interface KeyStateStore {
   mark(provider: string, keyId: string, mark: KeyMark): void
   /** Forgets a key's mark: it is valid again. */
   clear(provider: string, keyId: string): void
+  /**
+   * Resolves once the store has loaded the shared state (`bridge.ready()` awaits it). It never rejects
+   * because the shared side is down: after a bounded wait it resolves and the store serves local state.
+   */
+  ready?(): Promise<void>
   /** Releases connections; the bridge calls it from `close()`. */
   close?(): Promise<void> | void
 }
