@@ -48,6 +48,8 @@ export class RedisKeyStore implements KeyStateStore {
   /** An outage was reported and has not ended. */
   #outage = false
   #syncing = false
+  /** Counts outages: a sync during which Redis failed again must not declare it up. */
+  #outages = 0
   #probe: NodeJS.Timeout | undefined
   #closed = false
   #closing: Promise<void> | undefined
@@ -195,6 +197,7 @@ export class RedisKeyStore implements KeyStateStore {
   async #resync(deadline?: number): Promise<void> {
     if (this.#syncing || this.#closed) return
     this.#syncing = true
+    const outages = this.#outages
     try {
       const ms = (): number => (deadline === undefined ? this.#commandTimeoutMs : Math.max(1, deadline - Date.now()))
       await this.#timed(this.#sub.subscribe(this.#layout.channel), ms())
@@ -203,7 +206,7 @@ export class RedisKeyStore implements KeyStateStore {
     } finally {
       this.#syncing = false
     }
-    if (this.#closed) return
+    if (this.#closed || outages !== this.#outages) return
     this.#up = true
     this.#becameUp?.()
     if (this.#outage) {
@@ -247,6 +250,7 @@ export class RedisKeyStore implements KeyStateStore {
   #down(err: unknown): void {
     if (this.#closed) return
     this.#up = false
+    this.#outages++
     this.#registered.clear()
     if (!this.#outage) {
       this.#outage = true

@@ -43,7 +43,7 @@ export interface Instance {
   reset(key: string): Promise<void>
   /** Starts polling the key every ms in the child; resolves with the epoch ms it first had `state` (null on timeout). */
   watch(keyId: string, state: KeyState['state'], timeoutMs?: number): Promise<number | null>
-  /** POSTs a chat completion; resolves with the status. */
+  /** POSTs a chat completion (with `x-instance: name`); resolves with the status. */
   request(): Promise<number>
   warnings(): LogLine[]
   /** Closes the bridge; resolves with the exit code once the process ended by itself. */
@@ -71,7 +71,8 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
   let nextId = 0
   let started!: (m: { url: string; states: KeyState[] }) => void
   const ready = new Promise<{ url: string; states: KeyState[] }>((resolve) => (started = resolve))
-  child.on('message', (m: { type: string; id: number; url: string; states: KeyState[]; level: string; msg: string; obj: Record<string, unknown> }) => {
+  type Message = { type: string; id: number; url: string; states: KeyState[]; level: string; msg: string; obj: Record<string, unknown>; value?: unknown; error?: string }
+  child.on('message', (m: Message) => {
     if (m.type === 'ready') started(m)
     else if (m.type === 'log') logs.push({ level: m.level, msg: m.msg, obj: m.obj })
     else if (m.type === 'reply') replies.get(m.id)?.(m)
@@ -104,7 +105,8 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
     async request() {
       const res = await fetch(`${url}/openai/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        // Passed upstream untouched, so the mock can answer each instance its own way.
+        headers: { 'content-type': 'application/json', 'x-instance': o.name },
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
       })
       await res.arrayBuffer()
@@ -117,6 +119,33 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
     },
     kill() {
       if (child.exitCode === null) child.kill('SIGKILL')
+    },
+  }
+}
+
+export interface Traffic {
+  /** Statuses of finished requests, and errors as strings. */
+  results: Array<number | string>
+  failed(): Array<number | string>
+  stop(): Promise<void>
+}
+
+/** Keeps one request at a time in flight to each instance until stopped. */
+export function traffic(instances: Instance[]): Traffic {
+  const results: Array<number | string> = []
+  let running = true
+  const loops = instances.map(async (i) => {
+    while (running) {
+      results.push(await i.request().catch((err: unknown) => String(err)))
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  })
+  return {
+    results,
+    failed: () => results.filter((r) => r !== 200),
+    async stop() {
+      running = false
+      await Promise.all(loops)
     },
   }
 }
