@@ -1,47 +1,20 @@
 /**
  * The Redis these tests run against: the machine's on 127.0.0.1:6379 (each test with a prefix of its
- * own), and private `redis-server` processes on spare ports for faults and Redis Cluster. Without a
- * Redis the tests skip, saying so; with CI=true they fail instead.
+ * own), and private `redis-server` processes on spare ports for faults and Redis Cluster. Without
+ * them the tests skip, saying so; with CI=true they fail instead (see test/support/redis.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, Socket } from 'node:net'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Cluster, Redis } from 'ioredis'
+import { answersPing, REDIS_URL, skipOrFail } from '../../../../test/support/redis.js'
 import { sleep } from '../../../../test/support/wait.js'
 
-export const REDIS_URL = 'redis://127.0.0.1:6379'
-const CI = process.env.CI === 'true'
-
-/** Whether something answers PING with PONG at host:port within a second. */
-function answersPing(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket()
-    let reply = ''
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(1000, () => done(false))
-    socket.once('error', () => done(false))
-    socket.on('data', (c: Buffer) => {
-      reply += c.toString('latin1')
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'))
-    })
-    socket.connect(port, host, () => socket.write('PING\r\n'))
-  })
-}
-
-function skipOrFail(what: string): false {
-  if (CI) throw new Error(`${what}; CI=true makes the Redis tests mandatory (.ci/run starts redis-server)`)
-  console.warn(`\n  @aibridge/redis: ${what}: these Redis tests are SKIPPED (CI=true makes them fail instead)\n`)
-  return false
-}
-
-/** The machine's Redis on 6379 answers. */
-export const redisAvailable = (await answersPing(6379)) || skipOrFail('no Redis answers on 127.0.0.1:6379')
+export { redisAvailable } from '../../../../test/support/redis.js'
+export { REDIS_URL }
 
 /** `redis-server` can be started here (faults and cluster tests start their own). */
 export const redisServerAvailable =
