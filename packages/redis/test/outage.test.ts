@@ -44,7 +44,7 @@ describe.skipIf(!redisServerAvailable)('a private redis-server killed, restarted
     // Before the outage, a shared mark.
     scripted.set(`A ${K1}`, [rateLimited({ 'retry-after': '60' })])
     expect(await A.request()).toBe(200)
-    expect(await B.watch(id(K1), 'temporary')).not.toBeNull()
+    expect(await (await B.watch(id(K1), 'temporary')).seen).not.toBeNull()
 
     const load = traffic([A, B])
     await eventually(() => load.results.length >= 10, 10_000, 'traffic before the kill')

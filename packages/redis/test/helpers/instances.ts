@@ -41,8 +41,11 @@ export interface Instance {
   states(): Promise<KeyState[]>
   state(keyId: string): Promise<KeyState>
   reset(key: string): Promise<void>
-  /** Starts polling the key every ms in the child; resolves with the epoch ms it first had `state` (null on timeout). */
-  watch(keyId: string, state: KeyState['state'], timeoutMs?: number): Promise<number | null>
+  /**
+   * Has the child poll the key every ms; resolves once it polls, with `seen`: the epoch ms at which
+   * the key first had `state` (null after `timeoutMs`).
+   */
+  watch(keyId: string, state: KeyState['state'], timeoutMs?: number): Promise<{ seen: Promise<number | null> }>
   /** POSTs a chat completion (with `x-instance: name`); resolves with the status. */
   request(): Promise<number>
   warnings(): LogLine[]
@@ -71,9 +74,11 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
   let nextId = 0
   let started!: (m: { url: string; states: KeyState[] }) => void
   const ready = new Promise<{ url: string; states: KeyState[] }>((resolve) => (started = resolve))
-  type Message = { type: string; id: number; url: string; states: KeyState[]; level: string; msg: string; obj: Record<string, unknown>; value?: unknown; error?: string }
+  const watches = new Map<number, (at: number | null) => void>()
+  type Message = { type: string; id: number; url: string; states: KeyState[]; level: string; msg: string; obj: Record<string, unknown>; value?: unknown; error?: string; watchId: number; at: number | null }
   child.on('message', (m: Message) => {
     if (m.type === 'ready') started(m)
+    else if (m.type === 'seen') watches.get(m.watchId)?.(m.at)
     else if (m.type === 'log') logs.push({ level: m.level, msg: m.msg, obj: m.obj })
     else if (m.type === 'reply') replies.get(m.id)?.(m)
   })
@@ -101,7 +106,12 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
       return s
     },
     reset: (key) => ask<void>('reset', { key }),
-    watch: (keyId, state, timeoutMs = 10_000) => ask<number | null>('watch', { keyId, state, timeoutMs }, timeoutMs + 5000),
+    async watch(keyId, state, timeoutMs = 10_000) {
+      const watchId = nextId++
+      const seen = new Promise<number | null>((resolve) => watches.set(watchId, resolve))
+      await ask('watch', { keyId, state, timeoutMs, watchId })
+      return { seen: within(seen, timeoutMs + 5000, `${o.name}: watch of ${keyId}`) }
+    },
     async request() {
       const res = await fetch(`${url}/openai/v1/chat/completions`, {
         method: 'POST',
