@@ -13,6 +13,7 @@ import http from 'node:http'
 import { createBridge, pathBelow } from '@aibridge/core'
 import { redisStore } from '@aibridge/redis'
 import { startSimulator } from '@aibridge/simulator'
+import { Redis } from 'ioredis'
 import { providersFromEnv } from '../shared/providers.mjs'
 import { formatRecord } from '../shared/record-log.mjs'
 
@@ -62,7 +63,8 @@ async function worker() {
 async function primary() {
   const demo = process.argv.includes('--demo')
   const workers = Number(process.env.WORKERS || 3)
-  const prefix = process.env.REDIS_PREFIX || (demo ? `aibridge-demo:${process.pid}:` : 'aibridge-example:')
+  const ownPrefix = demo && !process.env.REDIS_PREFIX
+  const prefix = process.env.REDIS_PREFIX || (ownPrefix ? `aibridge-demo:${process.pid}:` : 'aibridge-example:')
   const { providers, simulator } = await providersFromEnv(process.env, startSimulator)
   if (demo && !simulator) throw new Error('--demo scripts a 429 on the simulator: unset ANTHROPIC_API_KEYS and OPENAI_API_KEYS')
   const env = { AIBRIDGE_PROVIDERS: JSON.stringify(providers), REDIS_PREFIX: prefix, PORT: process.env.PORT ?? '3000', HOST: process.env.HOST || '127.0.0.1' }
@@ -80,6 +82,7 @@ async function primary() {
     for (const w of started) if (w.isConnected()) w.send({ cmd: 'shutdown' })
     await Promise.all(exited)
     await simulator?.close()
+    if (ownPrefix) await forget(prefix)
     process.exit(code)
   }
   if (!demo) {
@@ -92,6 +95,18 @@ async function primary() {
     ok = await runDemo({ url, simulator, providers, workers: started })
   } finally {
     await stop(ok ? 0 : 1)
+  }
+}
+
+/** Deletes what the demo left in Redis under its own prefix (its marks would expire; the index would not). */
+async function forget(prefix) {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }).on('error', () => {})
+  try {
+    for (const key of await redis.keys(`${prefix}*`)) await redis.del(key)
+  } catch {
+    // Redis is gone: nothing to tidy.
+  } finally {
+    redis.disconnect()
   }
 }
 

@@ -73,8 +73,10 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
     }
   }
   if (typeof prefix !== 'string') fail(`prefix must be a string, got ${describeOptionValue(prefix)}`)
-  // A brace would make Redis Cluster hash on the prefix instead of the provider's tag.
-  if (/[{}]/.test(prefix)) fail(`prefix must not contain { or }, got ${describeOptionValue(prefix)}`)
+  // Redis Cluster hashes a key on its first {...}: the provider's tag, or one in the prefix (then every
+  // provider shares that slot). An empty first tag makes it hash whole keys, scattering a provider's.
+  const brace = prefix.indexOf('{')
+  if (brace !== -1 && prefix[brace + 1] === '}') fail(`prefix must not start a hash tag with an empty {}, got ${describeOptionValue(prefix)}`)
   if (logger !== undefined) {
     const l = logger as unknown as Record<string, unknown>
     if (typeof l !== 'object' || l === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof l[m] !== 'function')) {

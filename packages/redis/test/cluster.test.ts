@@ -77,6 +77,22 @@ describe.skipIf(!redisServerAvailable)('redisStore on a three-master Redis Clust
     }
   })
 
+  test('a prefix with a hash tag of its own puts every provider in one slot, and works', async () => {
+    const tag = uniquePrefix('tagged').replace('aibridge-test:', '')
+    const p = `{${tag}}:aibridge:`
+    const a = stores.open({ client: client(), prefix: p })
+    const b = stores.open({ client: client(), prefix: p })
+    await Promise.all([a.ready(), b.ready()])
+    for (const provider of PROVIDERS) a.mark(provider, K1, temporary(30_000))
+    for (const provider of PROVIDERS) await untilMark(b, provider, K1, (m) => m.state === 'temporary')
+    const admin = client()
+    const slots = await Promise.all(PROVIDERS.map((provider) => admin.call('CLUSTER', 'KEYSLOT', `${p}{${provider}}:mark:${K1}`)))
+    expect(new Set(slots).size).toBe(1)
+    const late = stores.open({ client: client(), prefix: p })
+    await late.ready()
+    for (const provider of PROVIDERS) expect(late.get(provider, K1)?.state).toBe('temporary')
+  })
+
   test('the scripts are reloaded on a master that lost them (SCRIPT FLUSH)', async () => {
     const p = uniquePrefix('flush')
     const admin = client()

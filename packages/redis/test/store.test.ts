@@ -253,7 +253,7 @@ describe('redisStore options', () => {
     ['a url that is not redis', { url: 'http://127.0.0.1:6379' }, /url must use redis: or rediss:, got http:/],
     ['a url that is not a URL, not echoed', { url: 'redis//:s3cret@host' }, /^aibridge: redisStore: url is not a valid URL$/],
     ['a client that is not one', { client: { get() {} } }, /client must be an ioredis client or Cluster/],
-    ['a prefix with a brace', { url: REDIS_URL, prefix: 'app:{x}:' }, /prefix must not contain \{ or \}/],
+    ['a prefix with an empty hash tag', { url: REDIS_URL, prefix: 'app:{}:' }, /prefix must not start a hash tag with an empty \{\}, got "app:\{\}:"/],
     ['a prefix that is not a string', { url: REDIS_URL, prefix: 1 }, /prefix must be a string, got 1/],
     ['an unknown option', { url: REDIS_URL, prefx: 'a:' }, /prefx is not an option/],
     ['a bad commandTimeoutMs', { url: REDIS_URL, commandTimeoutMs: 0 }, /commandTimeoutMs must be a positive number of milliseconds/],
