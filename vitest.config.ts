@@ -13,6 +13,7 @@ export default defineConfig({
       '@aibridge/koa': pkg('koa'),
       '@aibridge/fastify': pkg('fastify'),
       '@aibridge/simulator': pkg('simulator'),
+      '@aibridge/redis': pkg('redis'),
     },
   },
   test: {

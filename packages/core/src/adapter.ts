@@ -4,7 +4,7 @@ import { createBridge, type Bridge } from './bridge.js'
 import type { BridgeOptions } from './options.js'
 
 /**
- * Helpers the framework adapters share (`@aibridge/core/adapter`): reading an adapter's arguments,
+ * Helpers the framework adapters and store packages share (`@aibridge/core/adapter`): reading an adapter's arguments,
  * matching its prefix, and handing over a body a host parser read. Not part of the user-facing API.
  */
 

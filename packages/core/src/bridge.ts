@@ -58,6 +58,7 @@ export class Bridge {
     const logger = safeLogger(options.logger)
     this.#engine = { options: resolved, logger, observers: new Observers(logger) }
     this.#store = options.store ?? new MemoryKeyStore()
+    this.#store.useLogger?.(logger)
     this.#onInterception = options.onInterception
     const { timeouts, cooldowns } = resolved
     let agent: Agent | undefined
@@ -219,6 +220,19 @@ export class Bridge {
   observe(observer: BridgeObserver): () => void {
     checkObserver(observer)
     return this.#engine.observers.add(observer)
+  }
+
+  /**
+   * Resolves once the key store has loaded the shared key state (a shared store such as Redis), so the
+   * first request already skips keys other processes took out. Never rejects: a store that fails here
+   * is logged and the bridge serves from local state.
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.#store.ready?.()
+    } catch (err) {
+      this.#engine.logger.error({ err: describeError(err) }, 'aibridge: key store failed to get ready; serving from local state')
+    }
   }
 
   /**

@@ -224,7 +224,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options must be an object')
   onlyKnown(options, OPTIONS, '')
   functions(options.logger, 'logger', ['debug', 'info', 'warn', 'error'])
-  functions(options.store, 'store', ['get', 'mark', 'clear'], ['close'])
+  functions(options.store, 'store', ['get', 'mark', 'clear'], ['close', 'ready', 'useLogger'])
   if (options.onInterception !== undefined && typeof options.onInterception !== 'function') {
     fail(`onInterception must be a function, got ${describeOptionValue(options.onInterception)}`)
   }

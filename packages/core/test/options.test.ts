@@ -100,6 +100,7 @@ describe('options are validated when the bridge is created, naming the option an
     ['a logger without its methods', { providers: { openai: { keys: [SECRET] } }, logger: {} }, /logger must have debug, info, warn, error methods; missing or not a function: debug, info, warn, error/],
     ['console.log as a logger', { providers: { openai: { keys: [SECRET] } }, logger: console.log }, /logger must be an object with debug, info, warn, error methods, got a function/],
     ['a store without its methods', { providers: { openai: { keys: [SECRET] } }, store: {} }, /store must have get, mark, clear methods/],
+    ['a store ready that is not a function', { providers: { openai: { keys: [SECRET] } }, store: { get() {}, mark() {}, clear() {}, ready: 1 } }, /store\.ready must be a function when given/],
     ['a store close that is not a function', { providers: { openai: { keys: [SECRET] } }, store: { get() {}, mark() {}, clear() {}, close: true } }, /store\.close must be a function when given/],
     ['a key used as an option name is masked', { providers: { openai: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'], [SECRET + '-and-more-to-be-long']: 1 } } }, /providers\.openai\.sk-l\.\.\.long is not an option/],
     ['a key used as a provider name is masked', { providers: { [SECRET + '-and-more-to-be-long']: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'] } } }, /providers\.sk-l\.\.\.long\.type is required/],
