@@ -6,7 +6,7 @@ import { Exchange, type Provider } from './exchange.js'
 import type { Engine, Settled } from './failover.js'
 import { KeyPool, type KeyState } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
-import { safeLogger } from './logger.js'
+import { safeLogger, silentLogger } from './logger.js'
 import { describeError, serveNodeRequest } from './node-front.js'
 import { checkObserver, Observers, type BridgeObserver } from './observer.js'
 import { resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
@@ -173,6 +173,8 @@ export class Bridge {
     const record = ex.finish()
     if (!record) return
     const { observers, logger } = this.#engine
+    // One line per request: the record holds no key (hints only), no body and no query string.
+    if (logger !== silentLogger) logger.info({ ...record }, 'aibridge: request')
     if (observers.active) observers.emit('requestEnded', record)
     if (!this.#onInterception) return
     try {
