@@ -44,7 +44,8 @@ const RESPONSE_DROP = new Set([
 ])
 
 function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined
+  // The common values name only fields that are dropped anyway: nothing to split.
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined
   const list = Array.isArray(value) ? value.join(',') : value
   const names = list.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
   return names.length > 0 ? new Set(names) : undefined
