@@ -12,6 +12,7 @@ export default defineConfig({
       '@aibridge/koa': pkg('koa'),
       '@aibridge/fastify': pkg('fastify'),
       '@aibridge/simulator': pkg('simulator'),
+      '@aibridge/prometheus': pkg('prometheus'),
     },
   },
   test: {
