@@ -69,7 +69,7 @@ describe('statusPage', () => {
     const res = await raw(b.url, '/status', { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } })
     expect(res.status).toBe(200)
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8')
-    const csp = res.headers['content-security-policy']!
+    const csp = String(res.headers['content-security-policy'])
     const nonce = /script-src 'nonce-([^']+)'/.exec(csp)![1]!
     expect(csp).toContain("default-src 'none'")
     expect(csp).toContain("connect-src 'self'")

@@ -1,6 +1,9 @@
+import { createServer } from 'node:http'
 import { gzipSync } from 'node:zlib'
+import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord } from '@aibridge/core'
 import { Registry } from 'prom-client'
-import { post } from '../../../test/support/http.js'
+import type { Fixture } from '../../../test/support/fixture.js'
+import { closeServer, listen, post } from '../../../test/support/http.js'
 import {
   anthropicMessage,
   anthropicStreamEvents,
@@ -13,10 +16,28 @@ import {
   sseEvent,
   type Script,
 } from '../../../test/support/upstream.js'
-import { testKey } from '../../core/test/helpers/bridge.js'
-import type { Harness } from '../../core/test/helpers/harness.js'
-import type { Running } from '../../core/test/helpers/bridge.js'
+import { until } from '../../../test/support/wait.js'
 import { prometheus, type PrometheusExporter } from '../src/index.js'
+
+/** Keys long and distinctive enough that finding one anywhere means it leaked. */
+export const testKey = (label: string): string => `sk-${label}-q7W3xR9vL2mN8pK4sT6uY-${label}`
+
+export interface Running {
+  bridge: Bridge
+  url: string
+  records: InterceptionRecord[]
+  waitForRecords(n: number): Promise<void>
+}
+
+/** A bridge behind a plain node:http app, its records collected; closed after the test. */
+export async function start(f: Fixture, options: BridgeOptions): Promise<Running> {
+  const records: InterceptionRecord[] = []
+  const bridge = f.own(createBridge({ ...options, onInterception: (r) => void records.push(r) }))
+  const server = createServer((req, res) => void bridge.handle(req, res))
+  const url = await listen(server)
+  f.host({ close: () => closeServer(server) })
+  return { bridge, url, records, waitForRecords: (n) => until(() => records.length >= n, 5000, () => `${n} records, got ${records.length}`) }
+}
 
 /** The samples of one metric in a scrape: `{ 'provider="a",state="valid"': 1 }` (suffixed names, such as `_count`, as given). */
 export function series(scrape: string, name: string): Record<string, number> {
@@ -85,18 +106,18 @@ export interface Scenario {
  * three keys), a streaming call and a gzip-compressed non-streaming call (both served at once by the
  * good key).
  */
-export async function scriptedFaults(h: Harness): Promise<Scenario> {
+export async function scriptedFaults(f: Fixture): Promise<Scenario> {
   const { anthropic: A, openai: O } = KEYS
-  const b = await h.start({
+  const b = await start(f, {
     providers: {
-      anthropic: { keys: [A.rateLimited, A.revoked, A.good], baseURL: h.up.url },
-      openai: { keys: [O.rateLimited, O.revoked, O.good], baseURL: h.up.url },
+      anthropic: { keys: [A.rateLimited, A.revoked, A.good], baseURL: f.up.url },
+      openai: { keys: [O.rateLimited, O.revoked, O.good], baseURL: f.up.url },
     },
   })
   const registry = new Registry()
   const exporter = prometheus(b.bridge, { registry })
   let gzip = false
-  h.up.handle((seen, res, req) =>
+  f.up.handle((seen, res, req) =>
     byKey({
       [A.rateLimited]: rateLimited({ 'retry-after': '60' }, 'anthropic'),
       [A.revoked]: revoked('anthropic'),

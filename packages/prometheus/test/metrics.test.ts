@@ -3,12 +3,11 @@ import { Registry, register } from 'prom-client'
 import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { json, rateLimited } from '../../../test/support/upstream.js'
-import { testKey } from '../../core/test/helpers/bridge.js'
-import { harness } from '../../core/test/helpers/harness.js'
+import { fixture } from '../../../test/support/fixture.js'
 import { prometheus } from '../src/index.js'
-import { KEYS, scriptedFaults, series } from './helpers.js'
+import { KEYS, scriptedFaults, series, start, testKey } from './helpers.js'
 
-const h = harness()
+const h = fixture()
 
 const HISTOGRAM_AFTER_FAULTS = {
   // Per provider: one request walked all three keys, the other two went straight to the good key.
@@ -120,7 +119,7 @@ describe('a scrape after scripted faults (one key 429, one 401, one good)', () =
   })
 
   test('BYOK requests are counted but never in the failover histogram', async () => {
-    const b = await h.start({ providers: { openai: { keys: [testKey('pbyok')], baseURL: h.up.url } } })
+    const b = await start(h, { providers: { openai: { keys: [testKey('pbyok')], baseURL: h.up.url } } })
     const registry = new Registry()
     prometheus(b.bridge, { registry })
     h.up.handle(json(429, { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } }))
@@ -133,7 +132,7 @@ describe('a scrape after scripted faults (one key 429, one 401, one good)', () =
   })
 
   test('options are checked up front', async () => {
-    const b = await h.start({ providers: { openai: { keys: [testKey('popt')], baseURL: h.up.url } } })
+    const b = await start(h, { providers: { openai: { keys: [testKey('popt')], baseURL: h.up.url } } })
     expect(() => prometheus({} as Bridge)).toThrow(AibridgeOptionError)
     expect(() => prometheus(b.bridge, { registery: new Registry() } as never)).toThrow(/"registery" is not an option/)
     expect(() => prometheus(b.bridge, { registry: {} as Registry })).toThrow(/registry must be a prom-client Registry/)

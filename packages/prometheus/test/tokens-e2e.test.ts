@@ -3,10 +3,10 @@
  * for both providers, JSON and SSE, gzip included. Needs the usage reader wired into the request path.
  */
 import { describe, expect, test } from 'vitest'
-import { harness } from '../../core/test/helpers/harness.js'
+import { fixture } from '../../../test/support/fixture.js'
 import { scriptedFaults, SENT, series } from './helpers.js'
 
-const h = harness()
+const h = fixture()
 
 describe('token usage end to end', () => {
   test('records carry the model and usage the provider sent', async () => {
