@@ -238,8 +238,9 @@ class Capture {
     this.#tail.push(buf)
     this.#tailBytes += buf.length
     while (this.#tailBytes - this.#tail[0]!.length >= TAIL) this.#tailBytes -= this.#tail.shift()!.length
-    // Many tiny chunks: one buffer instead of thousands of references.
-    if (this.#tail.length > 64) this.#tail = [Buffer.concat(this.#tail, this.#tailBytes)]
+    // Many tiny chunks: the newest 64 become one buffer (each byte is copied once at most), so the
+    // list stays short.
+    if (this.#tail.length > 64) this.#tail.push(Buffer.concat(this.#tail.splice(-64)))
   }
 
   get empty(): boolean {
