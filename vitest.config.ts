@@ -14,6 +14,7 @@ export default defineConfig({
       '@aibridge/fastify': pkg('fastify'),
       '@aibridge/simulator': pkg('simulator'),
       '@aibridge/redis': pkg('redis'),
+      '@aibridge/prometheus': pkg('prometheus'),
     },
   },
   test: {

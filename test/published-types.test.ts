@@ -18,7 +18,9 @@ const CONSUMER = `
 import express from 'express'
 import Koa from 'koa'
 import Fastify from 'fastify'
-import { createBridge, maskKey, type InterceptionRecord, type Outcome } from '@aibridge/core'
+import { createBridge, maskKey, statusPage, type InterceptionRecord, type Outcome } from '@aibridge/core'
+import { prometheus } from '@aibridge/prometheus'
+import { Registry } from 'prom-client'
 import expressBridge, { aibridge as expressNamed, type AibridgeExpressOptions } from '@aibridge/express'
 import koaBridge from '@aibridge/koa'
 import fastifyBridge from '@aibridge/fastify'
@@ -59,6 +61,19 @@ redisStore({ client: new Redis({ lazyConnect: true }), logger: console })
 redisStore({ client: new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true }) })
 // @ts-expect-error commandTimeoutMs is a number of milliseconds
 redisStore({ url: 'redis://127.0.0.1:6379', commandTimeoutMs: '200' })
+const exporter = prometheus(shared, { registry: new Registry(), prefix: 'gw_', maxModels: 20 })
+exporter.stop()
+prometheus(shared)
+const page = statusPage(shared, { authorize: (req) => req.headers['x-operator'] === 'yes' })
+app.get('/ai/status', page)
+koa.use((ctx) => page(ctx.req, ctx.res))
+fastify.get('/ai/status', (req, reply) => page(req.raw, reply.raw))
+page.stop()
+statusPage(shared, { authorize: 'public' })
+// @ts-expect-error authorize is required
+statusPage(shared, {})
+// @ts-expect-error a registry, not a string
+prometheus(shared, { registry: 'default' })
 `
 
 let dir: string
