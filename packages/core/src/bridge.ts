@@ -170,6 +170,13 @@ export class Bridge {
   }
 
   #emit(ex: Exchange): void {
+    // Usage still decoding (a compressed body): the record goes out when it is known.
+    if (ex.settled) {
+      const settled = ex.settled
+      ex.settled = undefined
+      void settled.then(() => this.#emit(ex))
+      return
+    }
     const record = ex.finish()
     if (!record) return
     const { observers, logger } = this.#engine

@@ -5,6 +5,7 @@ import type { Engine } from './failover.js'
 import { clientResponseHeaders, isEventStream, isPlain, SSE_HEADERS } from './headers.js'
 import { BodyRelay, type BodySink } from './relay.js'
 import type { UpstreamCall } from './upstream-call.js'
+import { usageReader } from './usage.js'
 
 /** The status line and headers the client gets for a live upstream answer. */
 export interface ClientHead {
@@ -28,6 +29,7 @@ export function clientHead(call: UpstreamCall): ClientHead {
 export function relayBody(engine: Engine, ex: Exchange, call: UpstreamCall, eventStream: boolean, sink: BodySink): void {
   const { dialect, name } = ex.provider.config
   const { path } = ex.record
+  const usage = usageReader(dialect.type, path, call.status, call.headers)
   // An error event can only be appended to a body the client reads as plain text.
   const relay = new BodyRelay(sink, {
     sseErrorEvent:
@@ -35,8 +37,8 @@ export function relayBody(engine: Engine, ex: Exchange, call: UpstreamCall, even
         ? (lastEvent) => dialect.sseErrorEvent('aibridge: the provider stream ended unexpectedly', path, lastEvent)
         : undefined,
     onFirstChunk: () => ex.firstByte(),
-    onChunk: undefined,
-    onEnd: () => {},
+    onChunk: usage && ((chunk) => usage.chunk(chunk)),
+    onDone: usage && (() => ex.usage(usage.end())),
     clientGone: () => ex.clientGone,
     onTruncated: (err, graceful) => {
       ex.settle('truncated')

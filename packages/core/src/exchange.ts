@@ -5,6 +5,7 @@ import type { ResolvedProvider } from './options.js'
 import type { Target } from './path.js'
 import type { InterceptionRecord, Outcome } from './record.js'
 import type { UpstreamCall } from './upstream-call.js'
+import type { UsageResult } from './usage.js'
 
 /** A configured provider as the bridge serves it: its options, key pool and upstream dispatcher. */
 export interface Provider {
@@ -72,6 +73,26 @@ export class Exchange {
   settle(outcome: Outcome): void {
     this.#explicit ??= outcome
   }
+
+  /**
+   * The model and token usage read from the response; a compressed body's arrive later (decoded off
+   * the client's path), and the record waits for them (`settled`).
+   */
+  usage(result: UsageResult | Promise<UsageResult>): void {
+    if (!(result instanceof Promise)) {
+      this.#applyUsage(result)
+      return
+    }
+    this.settled = result.then((r) => this.#applyUsage(r))
+  }
+
+  #applyUsage({ model, usage }: UsageResult): void {
+    this.record.model = model
+    this.record.usage = usage
+  }
+
+  /** Set while usage is still being decoded: the record goes out once it resolves. */
+  settled: Promise<void> | undefined
 
   firstByte(): void {
     this.record.firstByteMs ??= Date.now() - this.record.startedAt

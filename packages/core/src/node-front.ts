@@ -6,8 +6,10 @@ import { gone, runFailover, type Engine, type Settled } from './failover.js'
 import { upstreamRequestHeaders } from './headers.js'
 import { hostilePath, upstreamPath, type Target } from './path.js'
 import { errorResponse } from './respond.js'
+import { withIncludeUsage } from './include-usage.js'
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD'])
+const CHAT_PATH = /\/chat\/completions\/?$/
 
 /**
  * A node:http request (plain, or through a framework adapter) up to the failover loop: refuse what must
@@ -66,6 +68,7 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   }
 
   const method = ex.record.method
+  if (config.includeStreamUsage && method === 'POST' && CHAT_PATH.test(target.rest)) body = withIncludeUsage(body) ?? body
   return runFailover(engine, ex, {
     method,
     // A credential in the query (Gemini's `key=`) goes only with the client's own request.

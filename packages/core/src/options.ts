@@ -33,6 +33,14 @@ export interface ProviderOptions {
   /** Overrides the bridge-wide `keyOrder` for this provider. */
   keyOrder?: KeyOrder
   /**
+   * OpenAI and Azure: add `stream_options: { include_usage: true }` to streaming Chat Completions
+   * requests that do not set it, so their token usage reaches records and metrics. The client then
+   * sees `"usage": null` on every chunk and one extra last chunk (before `data: [DONE]`) with
+   * `"choices": []` and the usage; the official SDKs read it, a client that assumes every chunk has
+   * `choices[0]` must skip it. @default false
+   */
+  includeStreamUsage?: boolean
+  /**
    * Any undici Dispatcher to send this provider's requests through: an egress `ProxyAgent`, an `Agent`
    * with TLS settings, a `MockAgent` in tests. The bridge never closes it.
    * @default the bridge's own keep-alive pool per upstream origin
@@ -94,6 +102,7 @@ export interface ResolvedProvider {
   byok: ByokMode
   keyOrder: KeyOrder
   dispatcher: Dispatcher | undefined
+  includeStreamUsage: boolean
 }
 
 export interface ResolvedOptions {
@@ -172,6 +181,13 @@ function keyOrderOption(value: unknown, name: string): KeyOrder | undefined {
   fail(`${name} must be 'ordered' or 'round-robin', got ${describeOptionValue(value)}`)
 }
 
+function streamUsageOption(value: unknown, name: string, type: string): boolean {
+  if (value === undefined || value === false) return false
+  if (value !== true) fail(`${name} must be true or false, got ${describeOptionValue(value)}`)
+  if (type !== 'openai' && type !== 'azure') fail(`${name} applies to OpenAI Chat Completions (type 'openai' or 'azure'), not type '${type}'`)
+  return true
+}
+
 function dispatcherOption(value: unknown, name: string): Dispatcher | undefined {
   if (value === undefined) return undefined
   if (typeof value === 'object' && value !== null && typeof (value as Dispatcher).dispatch === 'function') return value as Dispatcher
@@ -215,7 +231,7 @@ function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): {
 const TYPE_LIST = providerTypes.map((t) => `'${t}'`).join(', ')
 
 const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
-const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher'] as const
+const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher', 'includeStreamUsage'] as const
 const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs', 'streamStartMs'] as const
 const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
 
@@ -259,6 +275,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
       byok,
       keyOrder: keyOrderOption(p.keyOrder, `${at}.keyOrder`) ?? bridgeOrder,
       dispatcher: dispatcherOption(p.dispatcher, `${at}.dispatcher`),
+      includeStreamUsage: streamUsageOption(p.includeStreamUsage, `${at}.includeStreamUsage`, type),
     })
   }
 

@@ -19,8 +19,8 @@ export interface RelayOptions {
   onFirstChunk(): void
   /** Every chunk as it goes to the client (usage accounting); absent when nobody reads them. */
   onChunk: ((chunk: Buffer) => void) | undefined
-  /** The body reached the client whole. */
-  onEnd(): void
+  /** The relay is over (once, clean or not); absent when nobody needs to know. */
+  onDone: (() => void) | undefined
   /** The source died mid-body; `graceful` when an error event ended the stream, else the sink was destroyed. */
   onTruncated(err: Error, graceful: boolean): void
   /** Set when the client is gone, so a source error is not mistaken for a truncation. */
@@ -82,11 +82,12 @@ export class BodyRelay implements BodyConsumer {
   end(): void {
     // A clean end: whatever the provider sent goes to the client, complete event or not.
     this.#flushHeld()
-    this.#options.onEnd()
+    this.#options.onDone?.()
     this.#sink.end()
   }
 
   error(err: Error): void {
+    this.#options.onDone?.()
     if (this.#options.clientGone()) {
       this.#sink.fail()
       return

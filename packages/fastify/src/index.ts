@@ -16,6 +16,7 @@ export {
   maskKey,
   MemoryKeyStore,
   mergeMarks,
+  statusPage,
 } from '@aibridge/core'
 export type {
   BridgeObserver,
@@ -35,6 +36,8 @@ export type {
   PoolExhaustedEvent,
   ProviderOptions,
   ProviderType,
+  StatusPageHandler,
+  StatusPageOptions,
   TimeoutOptions,
   TokenUsage,
 } from '@aibridge/core'

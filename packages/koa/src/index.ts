@@ -15,6 +15,7 @@ export {
   maskKey,
   MemoryKeyStore,
   mergeMarks,
+  statusPage,
 } from '@aibridge/core'
 export type {
   BridgeObserver,
@@ -34,6 +35,8 @@ export type {
   PoolExhaustedEvent,
   ProviderOptions,
   ProviderType,
+  StatusPageHandler,
+  StatusPageOptions,
   TimeoutOptions,
   TokenUsage,
 } from '@aibridge/core'

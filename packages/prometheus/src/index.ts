@@ -1,4 +1,5 @@
-import { AibridgeOptionError, describeOptionValue, isBridge, type Bridge, type InterceptionRecord, type Outcome, type TokenUsage } from '@aibridge/core'
+import { AibridgeOptionError, type Bridge, type InterceptionRecord, type Outcome, type TokenUsage } from '@aibridge/core'
+import { describeOptionValue, isBridge } from '@aibridge/core/adapter'
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client'
 
 export interface PrometheusOptions {
