@@ -42,6 +42,7 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
     return rejected(ex, 401, 'authentication', `provider '${config.name}' has no key pool: send your own credential`)
   }
   if (byok && config.origin === undefined) {
+    ex.record.credentialKind = 'byok'
     return rejected(ex, 400, 'invalid_request', `provider '${config.name}' has no baseURL of its own (each key brings its endpoint), so a request with its own credential has nowhere to go: send it without one`)
   }
 
