@@ -18,7 +18,7 @@ const CONSUMER = `
 import express from 'express'
 import Koa from 'koa'
 import Fastify from 'fastify'
-import { createBridge, maskKey, type InterceptionRecord, type Outcome } from '@aibridge/core'
+import { createBridge, maskKey, type InterceptionRecord, type KeyOptions, type Outcome } from '@aibridge/core'
 import expressBridge, { aibridge as expressNamed, type AibridgeExpressOptions } from '@aibridge/express'
 import koaBridge from '@aibridge/koa'
 import fastifyBridge from '@aibridge/fastify'
@@ -49,6 +49,14 @@ void fastify.register(fastifyBridge, { prefix: '/shared', bridge: shared })
 shared.resetKey('anthropic', maskKey('k1-aaaaaaaaaaaaaaaaaaaa'))
 const o: Outcome = 'internal_error'
 void o
+
+// A pool that spans Azure resources: each key brings its endpoint (and, here, a header of its own).
+const keyOptions: KeyOptions = { key: 'k3-cccccccccccccccccccc', baseURL: 'https://eastus.example.openai.azure.com', headers: { 'x-tenant': 'a' } }
+const spanning = createBridge({ providers: { azure: { keys: [keyOptions, { key: 'k4-dddddddddddddddddddd', baseURL: 'https://sweden.example.openai.azure.com' }] } } })
+const origin: string | undefined = spanning.keyStates().azure?.[0]?.origin
+void origin
+// @ts-expect-error a key object names its key 'key'
+createBridge({ providers: { azure: { keys: [{ secret: 'k5-eeeeeeeeeeeeeeeeeeee' }] } } })
 `
 
 let dir: string
