@@ -42,6 +42,8 @@ export function refusedExtraHeader(name: string): string | undefined {
   if (!FIELD_NAME.test(name)) return 'is not a valid header name'
   if (CREDENTIALS.has(name) || name === 'proxy-authorization') return 'is a credential header: the key itself goes where the provider expects it'
   if (REQUEST_DROP.has(name) || name.startsWith('x-forwarded-')) return 'is a hop-by-hop or routing header the bridge never forwards'
+  // The body's coding is the client's, and an answer must come in a coding the bridge can read to classify it.
+  if (name === 'content-encoding' || name === 'accept-encoding') return 'is a body coding header the client and the bridge decide'
   return undefined
 }
 

@@ -96,6 +96,7 @@ describe('options are validated when the bridge is created, naming the option an
     ['Host as a key header', { providers: { openai: { keys: [{ key: SECRET, headers: { Host: 'evil.example' } }] } } }, /headers\.Host is a hop-by-hop or routing header/],
     ['X-Forwarded-For as a key header', { providers: { openai: { keys: [{ key: SECRET, headers: { 'X-Forwarded-For': '1.2.3.4' } }] } } }, /headers\.X-Forwarded-For is a hop-by-hop or routing header/],
     ['Content-Length as a key header', { providers: { openai: { keys: [{ key: SECRET, headers: { 'content-length': '5' } }] } } }, /headers\.content-length is a hop-by-hop or routing header/],
+    ['Accept-Encoding as a key header', { providers: { openai: { keys: [{ key: SECRET, headers: { 'Accept-Encoding': 'zstd' } }] } } }, /headers\.Accept-Encoding is a body coding header/],
     ['an invalid key header name', { providers: { openai: { keys: [{ key: SECRET, headers: { 'x tenant': 'a' } }] } } }, /headers\.x tenant is not a valid header name/],
     ['a key header name repeated in another case', { providers: { openai: { keys: [{ key: SECRET, headers: { 'X-Tenant': 'a', 'x-tenant': 'b' } }] } } }, /headers\.x-tenant repeats a header name/],
     ['a key header value with a line break', { providers: { openai: { keys: [{ key: SECRET, headers: { 'x-tenant': `a\r\nx-evil: ${SECRET}` } }] } } }, /providers\.openai\.keys\[0\]\.headers\.x-tenant must be a non-empty string of visible ASCII/],
