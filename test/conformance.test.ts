@@ -3,34 +3,44 @@
  * each mounted under a prefix and at the root, with the host's own body parser in front. Adding a
  * scenario here adds it to every mount.
  */
-import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord } from '@aibridge/core'
+import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord, type KeyMarkedEvent } from '@aibridge/core'
 import { startSimulator, type Simulator } from '@aibridge/simulator'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { ApiError } from '@google/genai'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { nextPacificMidnight } from '../packages/core/src/providers/pacific-time.js'
 import { expressMount, express4Mount } from './mounts/express.js'
 import { fastifyMount } from './mounts/fastify.js'
 import { koaMount } from './mounts/koa.js'
 import { nodeMount } from './mounts/node.js'
 import type { Mount, Mounted } from './mounts/types.js'
-import { anthropicClient, openaiClient } from './support/clients.js'
+import { anthropicClient, azureClient, azureV1Client, geminiClient, openaiClient } from './support/clients.js'
 import { raw, readRest, readUntil } from './support/http.js'
 
 const A1 = 'sk-ant-api03-CONFORMANCE-PRIMARY-aaaa1111'
 const A2 = 'sk-ant-api03-CONFORMANCE-SECOND-bbbb2222'
 const O1 = 'sk-proj-CONFORMANCE-PRIMARY-cccc3333'
 const O2 = 'sk-proj-CONFORMANCE-SECOND-dddd4444'
+const G1 = 'AIzaSyCONFORMANCE-PRIMARY-gggg6666'
+const G2 = 'AIzaSyCONFORMANCE-SECOND-hhhh7777'
+const Z1 = 'azure0CONFORMANCE0PRIMARY0iiii8888'
+const Z2 = 'azure0CONFORMANCE0SECOND0jjjj9999'
 const CLIENT_KEY = 'sk-ant-api03-CLIENT-OWN-KEY-eeee5555'
-const POOL_KEYS = [A1, A2, O1, O2]
+const POOL_KEYS = [A1, A2, O1, O2, G1, G2, Z1, Z2]
 
 const mounts: Mount[] = [nodeMount, expressMount, express4Mount, koaMount, fastifyMount]
 
+type ProviderName = 'anthropic' | 'openai' | 'gemini' | 'azure'
+
 interface Ctx {
   sim: Simulator
+  /** A second simulator: another Azure resource, in another region, that issued only Z2. */
+  sim2: Simulator
   bridge: Bridge
   mounted: Mounted
   records: InterceptionRecord[]
   logs: string[]
   /** `{mount}/{provider}{path}` */
-  url(provider: 'anthropic' | 'openai', path?: string): string
+  url(provider: ProviderName, path?: string): string
   /** Replaces the bridge (and the mount) with one built from extra options. */
   remount(extra: Partial<BridgeOptions>): Promise<void>
   /** Resolves once `n` records have arrived (records are emitted when the response has ended). */
@@ -44,6 +54,13 @@ function messageBody(text: string, stream = false): string {
 const json = { 'content-type': 'application/json' }
 // The Anthropic API (and the simulator) refuse a request without its version header.
 const anthropicJson = { ...json, 'anthropic-version': '2023-06-01' }
+
+/** The keyMarked events of the bridge under test, from now on (their `at` is when the key was marked). */
+function watchMarks(ctx: Ctx): KeyMarkedEvent[] {
+  const marks: KeyMarkedEvent[] = []
+  ctx.bridge.observe({ keyMarked: (e) => marks.push(e) })
+  return marks
+}
 
 interface Scenario {
   name: string
@@ -377,6 +394,136 @@ const scenarios: Scenario[] = [
       ).rejects.toThrow()
     },
   },
+  {
+    name: '@google/genai works through the mount, streaming and not, across a 429 whose RetryInfo sets the cooldown',
+    async run(ctx) {
+      const marks = watchMarks(ctx)
+      ctx.sim.fault(G1, { kind: 'rate_limit', retry: 'retry-info', seconds: 37 })
+      const ai = geminiClient(ctx.url('gemini'))
+      const reply = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'gemini hello' })
+      expect(reply.text).toContain('gemini hello')
+      const stream = await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'gemini stream' })
+      let text = ''
+      let chunks = 0
+      for await (const chunk of stream) {
+        chunks++
+        text += chunk.text ?? ''
+      }
+      expect(chunks).toBeGreaterThan(1)
+      expect(text).toContain('gemini stream')
+      // The first request failed over; the second went straight to the second key.
+      expect(ctx.sim.requests.map((r) => r.key)).toEqual([G1, G2, G2])
+      expect(ctx.sim.requests[2]!.query).toBe('alt=sse')
+      const state = ctx.bridge.keyStates().gemini![0]!
+      expect(state).toMatchObject({ state: 'temporary', reason: 'rate_limited', status: 429 })
+      // The cooldown is the retryDelay, to the millisecond.
+      expect(state.until! - marks[0]!.at).toBe(37_000)
+      const records = await ctx.recorded(2)
+      expect(records.map((r) => [r.provider, r.keysTried.length, r.outcome])).toEqual([
+        ['gemini', 2, 'ok'],
+        ['gemini', 1, 'ok'],
+      ])
+    },
+  },
+  {
+    name: '@google/genai across an invalid key (400 API_KEY_INVALID): the key is out for good; when none is left the SDK raises its own ApiError',
+    async run(ctx) {
+      ctx.sim.fault(G1, { kind: 'unauthorized' })
+      const ai = geminiClient(ctx.url('gemini'))
+      const stream = await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'after a bad key' })
+      let text = ''
+      for await (const chunk of stream) text += chunk.text ?? ''
+      expect(text).toContain('after a bad key')
+      expect(ctx.bridge.keyStates().gemini![0]).toMatchObject({ state: 'permanent', reason: 'auth_failed', status: 400 })
+      expect(ctx.bridge.keyStates().gemini![0]).not.toHaveProperty('until')
+
+      ctx.sim.fault(G2, { kind: 'rate_limit', seconds: 9 })
+      const err = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'none left' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(err).toBeInstanceOf(ApiError)
+      expect((err as ApiError).status).toBe(429)
+      expect(JSON.parse((err as ApiError).message)).toMatchObject({ error: { status: 'RESOURCE_EXHAUSTED', details: [{ retryDelay: '9s' }] } })
+    },
+  },
+  {
+    name: "a Gemini per-day quota takes the key out until the next midnight in Los Angeles (across the end of daylight saving time)",
+    async run(ctx) {
+      // 01:30 PDT on the day clocks fall back: the next midnight is 23.5 hours away, in PST.
+      const now = Date.UTC(2025, 10, 2, 8, 30)
+      vi.useFakeTimers({ toFake: ['Date'], now })
+      ctx.sim.fault(G1, { kind: 'quota', seconds: 12 })
+      const reply = await geminiClient(ctx.url('gemini')).models.generateContent({ model: 'gemini-2.5-flash', contents: 'daily' })
+      expect(reply.text).toContain('daily')
+      const state = ctx.bridge.keyStates().gemini![0]!
+      expect(state).toMatchObject({ state: 'temporary', reason: 'quota_exhausted', status: 429 })
+      expect(state.until).toBe(Date.UTC(2025, 10, 3, 8, 0))
+      expect(state.until).toBe(nextPacificMidnight(now))
+    },
+  },
+  {
+    name: "openai's AzureOpenAI works through the mount, deployment URLs and the v1 API, streaming and not, across a 429 whose retry-after-ms sets the cooldown",
+    async run(ctx) {
+      const marks = watchMarks(ctx)
+      ctx.sim.fault(Z1, { kind: 'rate_limit', retry: 'retry-after-ms', seconds: 55 })
+      const azure = azureClient(ctx.url('azure'))
+      const chat = await azure.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'azure hi' }] })
+      expect(chat.choices[0]!.message.content).toContain('azure hi')
+      const stream = await azure.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'azure stream' }] })
+      let text = ''
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+      expect(text).toContain('azure stream')
+      const v1 = azureV1Client(ctx.url('azure', '/openai/v1'))
+      const response = await v1.responses.create({ model: 'gpt-4o', input: 'v1 hi' })
+      expect(response.output_text).toContain('v1 hi')
+      const rstream = await v1.responses.create({ model: 'gpt-4o', input: 'v1 stream', stream: true })
+      let rtext = ''
+      for await (const event of rstream) if (event.type === 'response.output_text.delta') rtext += event.delta
+      expect(rtext).toContain('v1 stream')
+
+      expect(ctx.sim.requests.map((r) => [r.key, r.path, r.query])).toEqual([
+        [Z1, '/openai/deployments/gpt-4o/chat/completions', 'api-version=2024-10-21'],
+        [Z2, '/openai/deployments/gpt-4o/chat/completions', 'api-version=2024-10-21'],
+        [Z2, '/openai/deployments/gpt-4o/chat/completions', 'api-version=2024-10-21'],
+        [Z2, '/openai/v1/responses', 'api-version=preview'],
+        [Z2, '/openai/v1/responses', 'api-version=preview'],
+      ])
+      const state = ctx.bridge.keyStates().azure![0]!
+      expect(state).toMatchObject({ state: 'temporary', reason: 'rate_limited', status: 429 })
+      expect(state.until! - marks[0]!.at).toBe(55_000)
+    },
+  },
+  {
+    name: 'an Azure pool spanning two resources fails over from one endpoint to the other with the replayed body',
+    async run(ctx) {
+      await ctx.remount({
+        providers: {
+          // No provider baseURL: each key brings its resource's endpoint.
+          azure: { keys: [{ key: Z1, baseURL: ctx.sim.azureBaseURL }, { key: Z2, baseURL: ctx.sim2.azureBaseURL, headers: { 'x-ms-client-request-id': 'resource-2' } }] },
+        },
+      })
+      ctx.sim.fault(Z1, { kind: 'rate_limit', seconds: 30 })
+      const azure = azureClient(ctx.url('azure'))
+      const content = 'across resources: ünïcødé ✓ ' + 'z'.repeat(3000)
+      const chat = await azure.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] })
+      expect(chat.choices[0]!.message.content).toContain('across resources')
+      const [first] = ctx.sim.requests
+      const [replayed] = ctx.sim2.requests
+      expect([first!.key, replayed!.key]).toEqual([Z1, Z2])
+      expect(replayed!.body.equals(first!.body)).toBe(true)
+      expect(JSON.parse(replayed!.body.toString('utf8')).messages[0].content).toBe(content)
+      expect(replayed!.path).toBe('/openai/deployments/gpt-4o/chat/completions')
+      expect(replayed!.headers['x-ms-client-request-id']).toBe('resource-2')
+      expect(first!.headers['x-ms-client-request-id']).toBeUndefined()
+      expect(ctx.bridge.keyStates().azure!.map((k) => [k.origin, k.state])).toEqual([
+        [ctx.sim.url, 'temporary'],
+        [ctx.sim2.url, 'valid'],
+      ])
+      const [record] = await ctx.recorded(1)
+      expect(record).toMatchObject({ provider: 'azure', attempts: 2, status: 200, outcome: 'ok' })
+    },
+  },
 ]
 
 describe.each(mounts.flatMap((mount) => [
@@ -384,19 +531,24 @@ describe.each(mounts.flatMap((mount) => [
   { mount, prefix: null as string | null, label: `${mount.name} at the root` },
 ]))('$label', ({ mount, prefix }) => {
   let sim: Simulator
+  let sim2: Simulator
   const ctx = {} as Ctx
 
   beforeAll(async () => {
     // As a real provider, the simulator accepts only the keys it issued: the pool's and the BYOK client's.
-    sim = await startSimulator({ validKeys: { anthropic: [A1, A2, CLIENT_KEY], openai: [O1, O2] } })
+    sim = await startSimulator({ validKeys: { anthropic: [A1, A2, CLIENT_KEY], openai: [O1, O2], gemini: [G1, G2], azure: [Z1, Z2] } })
+    sim2 = await startSimulator({ validKeys: { azure: [Z2] } })
   })
   afterAll(async () => {
     await sim.close()
+    await sim2.close()
   })
 
   beforeEach(async () => {
     sim.reset()
+    sim2.reset()
     ctx.sim = sim
+    ctx.sim2 = sim2
     ctx.records = []
     ctx.logs = []
     const make = async (extra: Partial<BridgeOptions>): Promise<void> => {
@@ -405,6 +557,8 @@ describe.each(mounts.flatMap((mount) => [
         providers: {
           anthropic: { keys: [A1, A2], baseURL: sim.anthropicBaseURL },
           openai: { keys: [O1, O2], baseURL: sim.openaiBaseURL },
+          gemini: { keys: [G1, G2], baseURL: sim.geminiBaseURL },
+          azure: { keys: [Z1, Z2], baseURL: sim.azureBaseURL },
         },
         logger: { debug: logLine('debug'), info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
         onInterception: (r) => ctx.records.push(r),
@@ -431,6 +585,7 @@ describe.each(mounts.flatMap((mount) => [
   })
 
   afterEach(async () => {
+    vi.useRealTimers()
     sim.release()
     await ctx.mounted.close()
     await ctx.bridge.close()

@@ -7,6 +7,7 @@ import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nextPacificMidnight } from '../packages/core/src/providers/pacific-time.js'
 import { anthropicClient, openaiClient } from './support/clients.js'
 import { redisAvailable, REDIS_URL } from './support/redis.js'
 
@@ -245,12 +246,24 @@ describe('examples/demo', () => {
     expect(output).toMatch(/sk-a\.\.\.0002 +permanent +401 auth failed/)
     expect(output).toMatch(/sk-a\.\.\.0001 +valid +back in rotation/)
     expect(output).toMatch(/EXPECTED: no usable key left; the SDK got RateLimitError, Retry-After: \d+/)
-    expect(output).toMatch(/summary: \d+ requests, \d+ served \(3 after a failover\), 0 failed, 1 refused as expected/)
+    // Gemini: a daily quota takes the key out until midnight Pacific (hours away, never the RetryInfo's seconds).
+    expect(output).toMatch(/failover: AIza\.\.\.0001 ✗ 429 → AIza\.\.\.0002 ✓/)
+    const shown = output.match(/AIza\.\.\.0001 +temporary +429 quota exhausted +back in (\d+h \d+m|\d+m \d+s|[\d.]+s)/)
+    expect(shown, output).not.toBeNull()
+    const [h = 0, m = 0, sec = 0] = /^(?:(\d+)h )?(?:(\d+)m ?)?(?:([\d.]+)s)?$/.exec(shown![1]!)!.slice(1).map(Number)
+    const backInSeconds = (h || 0) * 3600 + (m || 0) * 60 + (sec || 0)
+    expect(backInSeconds).toBeLessThanOrEqual(25 * 3600)
+    // Far more than the RetryInfo's 20 s, unless the demo ran in the last minute before midnight Pacific.
+    if (nextPacificMidnight(Date.now()) - Date.now() > 60_000) expect(backInSeconds).toBeGreaterThan(60)
+    // Azure: a pool spanning two resources; the throttled one's request moves to the other's endpoint.
+    expect(output).toMatch(/failover: azur\.\.\.0001 ✗ 429 → azur\.\.\.0002 ✓/)
+    expect(output).toMatch(/azur\.\.\.0001 +temporary +429 rate limited +back in \d[\d.]*s +at 127\.0\.0\.1:\d+/)
+    expect(output).toMatch(/summary: \d+ requests, \d+ served \(5 after a failover\), 0 failed, 1 refused as expected/)
     // Piped output carries no color codes.
     expect(output).not.toContain('\x1b[')
 
     const keys = Object.values(DEMO_KEYS).flat()
-    expect(keys).toHaveLength(5)
+    expect(keys).toHaveLength(9)
     for (const key of keys) {
       expect(output).not.toContain(key)
       // Nor any part of a key beyond its hint (first and last 4 characters).

@@ -18,7 +18,7 @@ const CONSUMER = `
 import express from 'express'
 import Koa from 'koa'
 import Fastify from 'fastify'
-import { createBridge, maskKey, statusPage, type InterceptionRecord, type Outcome } from '@aibridge/core'
+import { createBridge, maskKey, statusPage, type InterceptionRecord, type KeyOptions, type Outcome } from '@aibridge/core'
 import { prometheus } from '@aibridge/prometheus'
 import { Registry } from 'prom-client'
 import expressBridge, { aibridge as expressNamed, type AibridgeExpressOptions } from '@aibridge/express'
@@ -74,6 +74,13 @@ statusPage(shared, { authorize: 'public' })
 statusPage(shared, {})
 // @ts-expect-error a registry, not a string
 prometheus(shared, { registry: 'default' })
+// A pool that spans Azure resources: each key brings its endpoint (and, here, a header of its own).
+const keyOptions: KeyOptions = { key: 'k3-cccccccccccccccccccc', baseURL: 'https://eastus.example.openai.azure.com', headers: { 'x-tenant': 'a' } }
+const spanning = createBridge({ providers: { azure: { keys: [keyOptions, { key: 'k4-dddddddddddddddddddd', baseURL: 'https://sweden.example.openai.azure.com' }] } } })
+const origin: string | undefined = spanning.keyStates().azure?.[0]?.origin
+void origin
+// @ts-expect-error a key object names its key 'key'
+createBridge({ providers: { azure: { keys: [{ secret: 'k5-eeeeeeeeeeeeeeeeeeee' }] } } })
 `
 
 let dir: string

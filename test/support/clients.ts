@@ -34,3 +34,15 @@ export function azureClient(endpoint: string, apiKey?: string): AzureOpenAI {
     ? new AzureOpenAI({ endpoint, apiKey, apiVersion, maxRetries: 0 })
     : new AzureOpenAI({ endpoint, apiKey: 'unused', apiVersion, defaultHeaders: { 'api-key': null }, maxRetries: 0 })
 }
+
+/**
+ * openai's AzureOpenAI client on the v1 API (`baseURL` ends in `/openai/v1`); without `apiKey` it sends
+ * no `api-key`. The client routes the operations that have deployment URLs (chat completions, embeddings)
+ * to `/deployments/{model}/...` below any base URL, so the v1 style is used with the Responses API.
+ */
+export function azureV1Client(baseURL: string, apiKey?: string): AzureOpenAI {
+  const apiVersion = 'preview'
+  return apiKey
+    ? new AzureOpenAI({ baseURL, apiKey, apiVersion, maxRetries: 0 })
+    : new AzureOpenAI({ baseURL, apiKey: 'unused', apiVersion, defaultHeaders: { 'api-key': null }, maxRetries: 0 })
+}

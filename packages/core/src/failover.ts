@@ -7,6 +7,7 @@ import type { Observers } from './observer.js'
 import type { ResolvedOptions } from './options.js'
 import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond.js'
 import { isEventStream, isPlain } from './headers.js'
+import { upstreamPath, type PathBelow } from './path.js'
 import { judgeStreamStart } from './stream-start.js'
 import { UpstreamCall } from './upstream-call.js'
 
@@ -25,6 +26,8 @@ export interface Outbound {
   method: string
   /** The upstream path: the base URL's path, the provider path, the query verbatim. */
   path: string
+  /** The provider path and query of `path` (without a pool request's query credential), for keys with a base URL of their own. */
+  below: PathBelow
   /** Headers to send, owned by the loop; credentials already removed for a pool request (each attempt puts its key in). */
   headers: Record<string, string>
   /** Read once, replayed byte for byte on every attempt. */
@@ -53,11 +56,14 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
     if (ex.clientGone) return gone(ex)
     const { headers } = out
     const key = walk?.next()
+    let sent = headers
     if (walk) {
       if (!key) return exhausted(engine, ex, walk.exhaustion())
       // One header object for every attempt: each key overwrites the last (undici copies the headers
       // when a request is dispatched).
       dialect.injectKey(headers, key.secret)
+      // A key's own headers go on a copy, so they never reach the next key's attempt.
+      if (key.headers) sent = { ...headers, ...key.headers }
       record.keysTried.push(key.hint)
       record.credentialHint = key.hint
     }
@@ -67,12 +73,15 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
     ex.call = call
     if (headersMs < PRECISE_DEADLINE_BELOW) call.deadline(headersMs)
     if (bodyIdleMs < PRECISE_DEADLINE_BELOW) call.idle(bodyIdleMs)
+    // A key at an endpoint of its own: the replay goes there (its origin has its own keep-alive pool).
+    const endpoint = key?.endpoint
     dispatcher.dispatch(
       {
-        origin: config.origin,
-        path: out.path,
+        // Undefined only for a provider whose keys each bring an endpoint, and BYOK is refused there.
+        origin: endpoint ? endpoint.origin : config.origin!,
+        path: endpoint ? upstreamPath(endpoint.basePath, out.below) : out.path,
         method: out.method as 'GET',
-        headers,
+        headers: sent,
         body: out.body,
         headersTimeout: headersMs,
         bodyTimeout: bodyIdleMs,
@@ -108,6 +117,7 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
       {
         provider: config.name,
         key: key.hint,
+        ...(key.endpoint && { origin: key.endpoint.origin }),
         status: call.status,
         reason: verdict.reason,
         state: mark.state,

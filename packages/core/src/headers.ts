@@ -28,6 +28,30 @@ const REQUEST_DROP = new Set([
  */
 const CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key'])
 
+// RFC 9110 section 5.1: a field name is a token.
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+// RFC 9110 section 5.5: visible characters, spaces and tabs inside; no CR, LF or NUL (they would
+// split the request).
+const FIELD_VALUE = /^[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?$/
+
+/**
+ * Why `name` (lowercased) cannot be one of a key's extra headers, or undefined when it can: not a
+ * credential (the key goes where the dialect puts it) and nothing the bridge drops or computes itself.
+ */
+export function refusedExtraHeader(name: string): string | undefined {
+  if (!FIELD_NAME.test(name)) return 'is not a valid header name'
+  if (CREDENTIALS.has(name) || name === 'proxy-authorization') return 'is a credential header: the key itself goes where the provider expects it'
+  if (REQUEST_DROP.has(name) || name.startsWith('x-forwarded-')) return 'is a hop-by-hop or routing header the bridge never forwards'
+  // The body's coding is the client's, and an answer must come in a coding the bridge can read to classify it.
+  if (name === 'content-encoding' || name === 'accept-encoding') return 'is a body coding header the client and the bridge decide'
+  return undefined
+}
+
+/** True when `value` can be sent as a header value as it is (no control characters, no outer whitespace). */
+export function isHeaderValue(value: string): boolean {
+  return FIELD_VALUE.test(value)
+}
+
 // Upstream fields that describe the upstream's own connection or origin, not this response.
 const RESPONSE_DROP = new Set([
   'connection',

@@ -9,6 +9,7 @@ export type {
   BridgeOptions,
   ByokMode,
   CooldownDefaults,
+  KeyOptions,
   ProviderOptions,
   TimeoutOptions,
 } from './options.js'

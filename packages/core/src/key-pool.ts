@@ -4,11 +4,26 @@ import { fingerprint, maskKey } from './mask.js'
 
 export type KeyOrder = 'ordered' | 'round-robin'
 
+/** Where a key with a base URL of its own sends its requests (an Azure resource in its region). */
+export interface KeyEndpoint {
+  readonly origin: string
+  /** Base path without a trailing slash ('' for none). */
+  readonly basePath: string
+}
+
+/** A configured key as the options give it: a plain key, or one with its own endpoint and headers. */
+export interface KeySpec {
+  readonly secret: string
+  /** Absent when the key uses the provider's base URL. */
+  readonly endpoint?: KeyEndpoint
+  /** Extra request headers for this key's attempts (names lowercased); absent when none. */
+  readonly headers?: Readonly<Record<string, string>>
+}
+
 /** One configured key. `secret` never leaves the pool except into the upstream request. */
-export interface PoolKey {
+export interface PoolKey extends KeySpec {
   readonly id: string
   readonly hint: string
-  readonly secret: string
 }
 
 /** A key's state as `bridge.keyStates()` reports it. */
@@ -21,6 +36,8 @@ export interface KeyState {
   until?: number
   /** The HTTP status that took the key out. */
   status?: number
+  /** The origin of a key with a base URL of its own (`https://eastus.example.openai.azure.com`); absent for keys that use the provider's. */
+  origin?: string
 }
 
 export interface CooldownOptions {
@@ -54,13 +71,13 @@ export class KeyPool {
 
   constructor(
     readonly provider: string,
-    secrets: readonly string[],
+    specs: readonly KeySpec[],
     readonly order: KeyOrder,
     readonly cooldown: CooldownOptions,
     readonly store: KeyStateStore,
     readonly onStoreError: (op: 'get' | 'mark' | 'clear', err: unknown) => void = () => {},
   ) {
-    this.keys = secrets.map((secret) => ({ id: fingerprint(secret), hint: maskKey(secret), secret }))
+    this.keys = specs.map((spec) => ({ ...spec, id: fingerprint(spec.secret), hint: maskKey(spec.secret) }))
   }
 
   // A custom (shared, networked) store may throw or return a rejected promise although its methods
@@ -145,10 +162,10 @@ export class KeyPool {
   states(now = Date.now()): KeyState[] {
     return this.keys.map((key) => {
       const mark = this.#activeMark(key, now)
-      if (!mark) return { id: key.id, hint: key.hint, state: 'valid' }
-      const s: KeyState = { id: key.id, hint: key.hint, state: mark.state, reason: mark.reason }
-      if (Number.isFinite(mark.until)) s.until = mark.until
-      if (mark.status !== undefined) s.status = mark.status
+      const s: KeyState = mark ? { id: key.id, hint: key.hint, state: mark.state, reason: mark.reason } : { id: key.id, hint: key.hint, state: 'valid' }
+      if (mark && Number.isFinite(mark.until)) s.until = mark.until
+      if (mark?.status !== undefined) s.status = mark.status
+      if (key.endpoint) s.origin = key.endpoint.origin
       return s
     })
   }

@@ -43,6 +43,10 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   if (!byok && pool.keys.length === 0) {
     return rejected(ex, 401, 'authentication', `provider '${config.name}' has no key pool: send your own credential`)
   }
+  if (byok && config.origin === undefined) {
+    ex.record.credentialKind = 'byok'
+    return rejected(ex, 400, 'invalid_request', `provider '${config.name}' has no baseURL of its own (each key brings its endpoint), so a request with its own credential has nowhere to go: send it without one`)
+  }
 
   const limit = engine.options.bodyLimit
   let body: Buffer
@@ -69,10 +73,12 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
 
   const method = ex.record.method
   if (config.includeStreamUsage && method === 'POST' && CHAT_PATH.test(target.rest)) body = withIncludeUsage(body) ?? body
+  // A credential in the query (Gemini's `key=`) goes only with the client's own request.
+  const below = byok ? target : { rest: target.rest, search: config.dialect.stripCredential(target.search) }
   return runFailover(engine, ex, {
     method,
-    // A credential in the query (Gemini's `key=`) goes only with the client's own request.
-    path: upstreamPath(config.basePath, byok ? target : { ...target, search: config.dialect.stripCredential(target.search) }),
+    path: upstreamPath(config.basePath, below),
+    below,
     headers: upstreamRequestHeaders(req.headers, !byok, fromHost),
     body: body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body,
     byok,

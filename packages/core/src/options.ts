@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
-import type { CooldownOptions, KeyOrder } from './key-pool.js'
+import type { CooldownOptions, KeyEndpoint, KeyOrder, KeySpec } from './key-pool.js'
+import { isHeaderValue, refusedExtraHeader } from './headers.js'
 import type { KeyStateStore } from './key-store.js'
 import type { Logger } from './logger.js'
 import { dialects, isProviderType, providerTypes, type ProviderDialect, type ProviderType } from './providers/index.js'
@@ -15,17 +16,41 @@ import type { InterceptionRecord } from './record.js'
  */
 export type ByokMode = 'auto' | false | ((req: IncomingMessage, provider: string) => boolean)
 
+/**
+ * A key that lives at an endpoint of its own (an Azure OpenAI resource in its region, a regional
+ * gateway) or needs headers of its own (the organization it belongs to). Failover replays the
+ * request at the key's endpoint.
+ */
+export interface KeyOptions {
+  /** The API key. Validated and masked like a plain key. */
+  key: string
+  /**
+   * Origin and optional path prefix for this key's requests, with the provider's `baseURL` rules.
+   * @default the provider's `baseURL`
+   */
+  baseURL?: string
+  /**
+   * Extra request headers for this key's attempts only (`OpenAI-Organization`, a tenant header). They
+   * replace a client's header of the same name; credential, hop-by-hop and routing headers are refused.
+   */
+  headers?: Record<string, string>
+}
+
 export interface ProviderOptions {
   /**
    * The API dialect: `anthropic`, `openai` (and OpenAI-compatible APIs), `gemini` (Google's Gemini API)
    * or `azure` (Azure OpenAI). Inferred for a provider named after one of them; required otherwise.
    */
   type?: ProviderType
-  /** The pool, primary first. Empty makes a BYOK-only provider. */
-  keys?: readonly string[]
+  /**
+   * The pool, primary first: keys, or `{ key, baseURL?, headers? }` for a key at an endpoint of its
+   * own. Empty makes a BYOK-only provider.
+   */
+  keys?: readonly (string | KeyOptions)[]
   /**
    * Upstream origin and optional path prefix. Required for `azure`, whose every resource has its own
-   * endpoint (`https://{resource}.openai.azure.com`). @default the provider's public API
+   * endpoint (`https://{resource}.openai.azure.com`), unless every key brings its own `baseURL`.
+   * @default the provider's public API
    */
   baseURL?: string
   /** Overrides the bridge-wide `byok` for this provider. */
@@ -95,10 +120,11 @@ export interface BridgeOptions {
 export interface ResolvedProvider {
   name: string
   dialect: ProviderDialect
-  origin: string
+  /** Undefined for an Azure provider without a baseURL of its own: its keys each bring theirs, and BYOK has nowhere to go. */
+  origin: string | undefined
   /** Base path without a trailing slash ('' for none). */
   basePath: string
-  keys: string[]
+  keys: KeySpec[]
   byok: ByokMode
   keyOrder: KeyOrder
   dispatcher: Dispatcher | undefined
@@ -194,26 +220,89 @@ function dispatcherOption(value: unknown, name: string): Dispatcher | undefined 
   fail(`${name} must be an undici Dispatcher (an Agent, Pool, ProxyAgent or MockAgent), got ${describeOptionValue(value)}`)
 }
 
-function resolveKeys(value: unknown, at: string): string[] {
+/** What a key needs to know of its provider to be validated, at creation or when keys are replaced. */
+export interface KeyContext {
+  dialect: ProviderDialect
+  /** The provider's own endpoint; undefined for an Azure provider whose keys each bring theirs. */
+  origin: string | undefined
+  basePath: string
+}
+
+const KEY_OPTIONS = ['key', 'baseURL', 'headers'] as const
+
+/**
+ * The one parser of a provider's `keys` (creation, and any later replacement of the pool): plain
+ * strings, or `{ key, baseURL?, headers? }` for a key at an endpoint of its own. `at` is
+ * `providers.{name}.keys`. Messages name the entry, never the key.
+ */
+export function resolveKeys(value: unknown, at: string, provider: KeyContext): KeySpec[] {
   if (value === undefined) return []
-  if (!Array.isArray(value)) fail(`${at} must be an array of strings`)
+  if (!Array.isArray(value)) fail(`${at} must be an array of keys (strings, or { key, baseURL?, headers? } objects)`)
   const seen = new Map<string, number>()
   return value.map((raw, i) => {
-    if (typeof raw !== 'string') fail(`${at}[${i}] must be a string`)
-    const key = raw.trim()
-    if (key === '') fail(`${at}[${i}] is empty`)
-    if (!KEY_CHARS.test(key)) fail(`${at}[${i}] contains whitespace or control characters`)
-    const first = seen.get(key)
+    const spec = resolveKey(raw, `${at}[${i}]`, provider)
+    const first = seen.get(spec.secret)
     if (first !== undefined) fail(`${at}[${i}] duplicates ${at}[${first}]`)
-    seen.set(key, i)
-    return key
+    seen.set(spec.secret, i)
+    return spec
   })
 }
 
-function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): { origin: string; basePath: string } {
+function resolveKey(raw: unknown, at: string, provider: KeyContext): KeySpec {
+  if (typeof raw === 'string') {
+    if (provider.origin === undefined) fail(`${at} has no baseURL, and the provider has none: give the provider a baseURL, or make the key { key, baseURL }`)
+    return { secret: keyString(raw, at) }
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${at} must be a string, or an object { key, baseURL?, headers? }`)
+  onlyKnown(raw, KEY_OPTIONS, `${at}.`)
+  const o = raw as Record<string, unknown>
+  if (o.key === undefined) fail(`${at}.key is required`)
+  if (typeof o.key !== 'string') fail(`${at}.key must be a string`)
+  const spec: { secret: string; endpoint?: KeyEndpoint; headers?: Record<string, string> } = { secret: keyString(o.key, `${at}.key`) }
+  if (o.baseURL !== undefined) {
+    const endpoint = resolveBaseURL(o.baseURL, `${at}.baseURL`, provider.dialect)
+    // The provider's own endpoint given again: the key takes the common path.
+    if (endpoint.origin !== provider.origin || endpoint.basePath !== provider.basePath) spec.endpoint = endpoint
+  } else if (provider.origin === undefined) {
+    fail(`${at}.baseURL is required: the provider has no baseURL of its own`)
+  }
+  const headers = extraHeaders(o.headers, `${at}.headers`)
+  if (headers) spec.headers = headers
+  return spec
+}
+
+function keyString(raw: string, at: string): string {
+  const key = raw.trim()
+  if (key === '') fail(`${at} is empty`)
+  if (!KEY_CHARS.test(key)) fail(`${at} contains whitespace or control characters`)
+  return key
+}
+
+/** A key's extra headers, names lowercased (a client's header of the same name is replaced); undefined for none. */
+function extraHeaders(value: unknown, at: string): Record<string, string> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${at} must be an object of header names and string values`)
+  const out: Record<string, string> = {}
+  let any = false
+  for (const [name, v] of Object.entries(value)) {
+    const shown = `${at}.${describeOptionName(name)}`
+    const lower = name.toLowerCase()
+    const refused = refusedExtraHeader(lower)
+    if (refused) fail(`${shown} ${refused}`)
+    if (Object.hasOwn(out, lower)) fail(`${shown} repeats a header name (names are case-insensitive)`)
+    // Values are never echoed: a tenant or organization id may be as private as the key.
+    if (typeof v !== 'string' || !isHeaderValue(v)) fail(`${shown} must be a non-empty string of visible ASCII characters (spaces and tabs inside only)`)
+    out[lower] = v
+    any = true
+  }
+  return any ? out : undefined
+}
+
+/** A base URL: the provider's (`value` undefined takes the dialect's default) or a key's. */
+function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): KeyEndpoint {
   const raw = value ?? dialect.defaultBaseURL
   if (raw === undefined) {
-    fail(`${at} is required for type '${dialect.type}': it has no shared endpoint (give your resource's, e.g. https://my-resource.openai.azure.com)`)
+    fail(`${at} is required for type '${dialect.type}': it has no shared endpoint (give your resource's, e.g. https://my-resource.openai.azure.com, or give every key its own)`)
   }
   if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${describeOptionValue(raw)}`)
   let url: URL
@@ -226,6 +315,10 @@ function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): {
   if (url.username || url.password) fail(`${at} must not contain credentials`)
   if (url.search || url.hash) fail(`${at} must not contain a query or fragment`)
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
+}
+
+function everyKeyHasBaseURL(keys: unknown): boolean {
+  return Array.isArray(keys) && keys.length > 0 && keys.every((k: unknown) => typeof k === 'object' && k !== null && (k as { baseURL?: unknown }).baseURL !== undefined)
 }
 
 const TYPE_LIST = providerTypes.map((t) => `'${t}'`).join(', ')
@@ -264,13 +357,15 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     if (type === undefined) fail(`${at}.type is required for a provider not named after its type (${TYPE_LIST})`)
     if (!isProviderType(type)) fail(`${at}.type must be one of ${TYPE_LIST}, got ${describeOptionValue(type)}`)
     const dialect = dialects[type]
-    const keys = resolveKeys(p.keys, `${at}.keys`)
+    // Azure has no shared endpoint: the provider's baseURL may be left out when every key brings one.
+    const base = p.baseURL === undefined && dialect.defaultBaseURL === undefined && everyKeyHasBaseURL(p.keys) ? undefined : resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect)
+    const endpoint: KeyContext = { dialect, origin: base?.origin, basePath: base?.basePath ?? '' }
+    const keys = resolveKeys(p.keys, `${at}.keys`, endpoint)
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
     if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
     resolved.set(name, {
       name,
-      dialect,
-      ...resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect),
+      ...endpoint,
       keys,
       byok,
       keyOrder: keyOrderOption(p.keyOrder, `${at}.keyOrder`) ?? bridgeOrder,
