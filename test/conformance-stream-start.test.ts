@@ -126,15 +126,18 @@ const failovers: FailoverCase[] = [
   { api: chat, label: 'rate_limit_exceeded with x-ratelimit-reset-requests: 1m30s', fault: { kind: 'stream_error', error: 'rate_limit', retry: 'openai-reset', seconds: 90 }, mark: { reason: 'rate_limited', cools: [85_000, 90_000] } },
   { api: chat, label: 'insufficient_quota', fault: { kind: 'stream_error', error: 'quota' }, mark: { reason: 'quota_exhausted', cools: [HOUR - 5_000, HOUR] } },
   { api: chat, label: 'invalid_api_key', fault: { kind: 'stream_error', error: 'unauthorized' }, mark: { reason: 'auth_failed', cools: 'permanent' } },
+  { api: chat, label: 'insufficient_permissions', fault: { kind: 'stream_error', error: 'forbidden' }, mark: { reason: 'auth_failed', cools: 'permanent' } },
   { api: responses, label: 'a first `error` event rate_limit_exceeded with retry-after-ms', fault: { kind: 'stream_error', error: 'rate_limit', retry: 'retry-after-ms', seconds: 25 }, mark: { reason: 'rate_limited', cools: [20_000, 25_000] } },
   { api: responses, label: 'a first `error` event insufficient_quota', fault: { kind: 'stream_error', error: 'quota' }, mark: { reason: 'quota_exhausted', cools: [HOUR - 5_000, HOUR] } },
   { api: responses, label: 'a first `error` event invalid_api_key', fault: { kind: 'stream_error', error: 'unauthorized' }, mark: { reason: 'auth_failed', cools: 'permanent' } },
+  { api: responses, label: 'a first `error` event insufficient_permissions', fault: { kind: 'stream_error', error: 'forbidden' }, mark: { reason: 'auth_failed', cools: 'permanent' } },
   { api: responses, label: 'a first `response.failed` rate_limit_exceeded with Retry-After: 35', fault: { kind: 'stream_error', error: 'rate_limit', responsesEvent: 'response.failed', retry: 'retry-after', seconds: 35 }, mark: { reason: 'rate_limited', cools: [30_000, 35_000] } },
   { api: responses, label: 'a first `response.failed` insufficient_quota', fault: { kind: 'stream_error', error: 'quota', responsesEvent: 'response.failed' }, mark: { reason: 'quota_exhausted', cools: [HOUR - 5_000, HOUR] } },
   // Gemini states its wait in the error's RetryInfo; a per-day quota lasts until Pacific midnight.
   { api: gemini, label: 'RESOURCE_EXHAUSTED with RetryInfo 40s', fault: { kind: 'stream_error', error: 'rate_limit', seconds: 40 }, mark: { reason: 'rate_limited', cools: [35_000, 40_000] } },
   { api: gemini, label: 'RESOURCE_EXHAUSTED of a per-day quota', fault: { kind: 'stream_error', error: 'quota' }, mark: { reason: 'quota_exhausted', cools: [0, DAY] } },
   { api: gemini, label: 'API_KEY_INVALID', fault: { kind: 'stream_error', error: 'unauthorized' }, mark: { reason: 'auth_failed', cools: 'permanent' } },
+  { api: gemini, label: 'PERMISSION_DENIED', fault: { kind: 'stream_error', error: 'forbidden' }, mark: { reason: 'auth_failed', cools: 'permanent' } },
 ]
 
 interface RelayCase {

@@ -30,6 +30,8 @@ const STREAM_ERROR_STATUS: Record<string, number> = {
   insufficient_quota: 429,
   billing_hard_limit_reached: 429,
   invalid_api_key: 401,
+  // A restricted key missing a scope: its 403 fails over, so the same error as a first event does too.
+  insufficient_permissions: 403,
 }
 
 const RESPONSES_PATH = /\/responses\/?$/
