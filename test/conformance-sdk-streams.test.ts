@@ -2,19 +2,20 @@
  * Conformance (issue 12, part 2): the official SDKs, used as their docs show, through a provider
  * stream that dies mid-way, on every mount. The bridge ends the stream in the API's own error form,
  * and each SDK raises it with the bridge's message: `openai` (Chat and Responses, `stream: true` and
- * the `.stream()` helpers), `@anthropic-ai/sdk` (`stream: true` and `messages.stream()`), and the
- * Vercel AI SDK's `streamText` with `@ai-sdk/openai` (Responses and Chat) and `@ai-sdk/anthropic`,
+ * the `.stream()` helpers), `@anthropic-ai/sdk` (`stream: true` and `messages.stream()`),
+ * `@google/genai` (`generateContentStream`), and the Vercel AI SDK's `streamText` with `@ai-sdk/openai` (Responses and Chat) and `@ai-sdk/anthropic`,
  * where the cut is an error part and never a TypeValidationError, a JSON parse error or a clean
  * finish. Across a failover at the stream's first event, each just gets a normal stream.
  */
 import { createAnthropic } from '@ai-sdk/anthropic'
 import { createOpenAI } from '@ai-sdk/openai'
 import Anthropic from '@anthropic-ai/sdk'
+import { ApiError } from '@google/genai'
 import { JSONParseError, streamText, TypeValidationError, type LanguageModel } from 'ai'
 import OpenAI from 'openai'
 import { expect } from 'vitest'
-import { anthropicClient, openaiClient } from './support/clients.js'
-import { A1, A2, conformance, O1, O2, type Ctx, type Scenario } from './support/conformance.js'
+import { anthropicClient, geminiClient, openaiClient } from './support/clients.js'
+import { A1, A2, conformance, G1, G2, O1, O2, type Ctx, type Scenario } from './support/conformance.js'
 
 // The AI SDK warns on the console about the simulator's unknown model names.
 ;(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false
@@ -139,6 +140,16 @@ const clients: Client[] = [
         const stream = anthropicSdk(ctx).messages.stream({ model: 'claude-sim-1', max_tokens: 64, messages: [{ role: 'user', content: PROMPT }] })
         stream.on('text', (delta) => append(delta))
         await stream.finalMessage()
+      }),
+  },
+  {
+    name: '@google/genai, models.generateContentStream()',
+    keys: [G1, G2],
+    raises: ApiError,
+    call: (ctx) =>
+      settle(async (append) => {
+        const stream = await geminiClient(ctx.url('gemini')).models.generateContentStream({ model: 'gemini-2.5-flash', contents: PROMPT })
+        for await (const chunk of stream) append(chunk.text ?? '')
       }),
   },
   { name: 'ai streamText with @ai-sdk/openai Responses, openai(model)', keys: [O1, O2], call: (ctx) => streamTextOutcome(aiOpenAI(ctx)('gpt-sim')) },
