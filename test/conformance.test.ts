@@ -1,71 +1,14 @@
 /**
  * The conformance suite: one list of scenarios, run against the plain Node handler and every adapter,
- * each mounted under a prefix and at the root, with the host's own body parser in front. Adding a
- * scenario here adds it to every mount.
+ * each mounted under a prefix and at the root, with the host's own body parser in front (the harness
+ * is support/conformance.ts). Adding a scenario here adds it to every mount.
  */
-import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord, type KeyMarkedEvent } from '@aibridge/core'
-import { startSimulator, type Simulator } from '@aibridge/simulator'
 import { ApiError } from '@google/genai'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { expect, vi } from 'vitest'
 import { nextPacificMidnight } from '../packages/core/src/providers/pacific-time.js'
-import { expressMount, express4Mount } from './mounts/express.js'
-import { fastifyMount } from './mounts/fastify.js'
-import { koaMount } from './mounts/koa.js'
-import { nodeMount } from './mounts/node.js'
-import type { Mount, Mounted } from './mounts/types.js'
 import { anthropicClient, azureClient, azureV1Client, geminiClient, openaiClient } from './support/clients.js'
+import { A1, A2, anthropicJson, CLIENT_KEY, conformance, G1, G2, json, messageBody, O1, O2, POOL_KEYS, watchMarks, Z1, Z2, type Scenario } from './support/conformance.js'
 import { raw, readRest, readUntil } from './support/http.js'
-
-const A1 = 'sk-ant-api03-CONFORMANCE-PRIMARY-aaaa1111'
-const A2 = 'sk-ant-api03-CONFORMANCE-SECOND-bbbb2222'
-const O1 = 'sk-proj-CONFORMANCE-PRIMARY-cccc3333'
-const O2 = 'sk-proj-CONFORMANCE-SECOND-dddd4444'
-const G1 = 'AIzaSyCONFORMANCE-PRIMARY-gggg6666'
-const G2 = 'AIzaSyCONFORMANCE-SECOND-hhhh7777'
-const Z1 = 'azure0CONFORMANCE0PRIMARY0iiii8888'
-const Z2 = 'azure0CONFORMANCE0SECOND0jjjj9999'
-const CLIENT_KEY = 'sk-ant-api03-CLIENT-OWN-KEY-eeee5555'
-const POOL_KEYS = [A1, A2, O1, O2, G1, G2, Z1, Z2]
-
-const mounts: Mount[] = [nodeMount, expressMount, express4Mount, koaMount, fastifyMount]
-
-type ProviderName = 'anthropic' | 'openai' | 'gemini' | 'azure'
-
-interface Ctx {
-  sim: Simulator
-  /** A second simulator: another Azure resource, in another region, that issued only Z2. */
-  sim2: Simulator
-  bridge: Bridge
-  mounted: Mounted
-  records: InterceptionRecord[]
-  logs: string[]
-  /** `{mount}/{provider}{path}` */
-  url(provider: ProviderName, path?: string): string
-  /** Replaces the bridge (and the mount) with one built from extra options. */
-  remount(extra: Partial<BridgeOptions>): Promise<void>
-  /** Resolves once `n` records have arrived (records are emitted when the response has ended). */
-  recorded(n: number): Promise<InterceptionRecord[]>
-}
-
-function messageBody(text: string, stream = false): string {
-  return JSON.stringify({ model: 'claude-sim-1', max_tokens: 64, stream, messages: [{ role: 'user', content: text }] })
-}
-
-const json = { 'content-type': 'application/json' }
-// The Anthropic API (and the simulator) refuse a request without its version header.
-const anthropicJson = { ...json, 'anthropic-version': '2023-06-01' }
-
-/** The keyMarked events of the bridge under test, from now on (their `at` is when the key was marked). */
-function watchMarks(ctx: Ctx): KeyMarkedEvent[] {
-  const marks: KeyMarkedEvent[] = []
-  ctx.bridge.observe({ keyMarked: (e) => marks.push(e) })
-  return marks
-}
-
-interface Scenario {
-  name: string
-  run(ctx: Ctx, mount: Mount): Promise<void>
-}
 
 const scenarios: Scenario[] = [
   {
@@ -526,76 +469,4 @@ const scenarios: Scenario[] = [
   },
 ]
 
-describe.each(mounts.flatMap((mount) => [
-  { mount, prefix: '/ai' as string | null, label: `${mount.name} under /ai` },
-  { mount, prefix: null as string | null, label: `${mount.name} at the root` },
-]))('$label', ({ mount, prefix }) => {
-  let sim: Simulator
-  let sim2: Simulator
-  const ctx = {} as Ctx
-
-  beforeAll(async () => {
-    // As a real provider, the simulator accepts only the keys it issued: the pool's and the BYOK client's.
-    sim = await startSimulator({ validKeys: { anthropic: [A1, A2, CLIENT_KEY], openai: [O1, O2], gemini: [G1, G2], azure: [Z1, Z2] } })
-    sim2 = await startSimulator({ validKeys: { azure: [Z2] } })
-  })
-  afterAll(async () => {
-    await sim.close()
-    await sim2.close()
-  })
-
-  beforeEach(async () => {
-    sim.reset()
-    sim2.reset()
-    ctx.sim = sim
-    ctx.sim2 = sim2
-    ctx.records = []
-    ctx.logs = []
-    const make = async (extra: Partial<BridgeOptions>): Promise<void> => {
-      const logLine = (level: string) => (obj: object, msg?: string) => ctx.logs.push(JSON.stringify({ level, ...obj, msg }))
-      const options: BridgeOptions = {
-        providers: {
-          anthropic: { keys: [A1, A2], baseURL: sim.anthropicBaseURL },
-          openai: { keys: [O1, O2], baseURL: sim.openaiBaseURL },
-          gemini: { keys: [G1, G2], baseURL: sim.geminiBaseURL },
-          azure: { keys: [Z1, Z2], baseURL: sim.azureBaseURL },
-        },
-        logger: { debug: logLine('debug'), info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
-        onInterception: (r) => ctx.records.push(r),
-        ...extra,
-      }
-      ctx.bridge = createBridge(options)
-      ctx.mounted = await mount.start(ctx.bridge, { prefix, hostParser: true, bodyLimit: extra.bodyLimit ?? 32 * 1024 * 1024 })
-    }
-    ctx.remount = async (extra) => {
-      await ctx.mounted.close()
-      await ctx.bridge.close()
-      sim.reset()
-      ctx.records.length = 0
-      await make(extra)
-    }
-    ctx.url = (provider, path = '') => `${ctx.mounted.baseURL}/${provider}${path}`
-    ctx.recorded = async (n) => {
-      const deadline = Date.now() + 3000
-      while (ctx.records.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
-      expect(ctx.records.length).toBeGreaterThanOrEqual(n)
-      return ctx.records
-    }
-    await make({})
-  })
-
-  afterEach(async () => {
-    vi.useRealTimers()
-    sim.release()
-    await ctx.mounted.close()
-    await ctx.bridge.close()
-    // Whatever happened, no pool key may have reached a record or a log line.
-    const seen = JSON.stringify(ctx.records) + ctx.logs.join('\n')
-    for (const key of POOL_KEYS) expect(seen).not.toContain(key)
-    expect(seen).not.toContain(CLIENT_KEY)
-  })
-
-  for (const scenario of scenarios) {
-    it(scenario.name, () => scenario.run(ctx, mount))
-  }
-})
+conformance(scenarios)

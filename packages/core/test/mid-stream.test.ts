@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
 import { raw } from '../../../test/support/http.js'
-import { anthropicStreamEvents, dieAfter, openaiStreamEvents } from '../../../test/support/upstream.js'
+import { anthropicStreamEvents, dieAfter, openaiStreamEvents, sseEvent } from '../../../test/support/upstream.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
@@ -63,6 +63,33 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     expect(h.up.requests).toHaveLength(1)
     const [record] = await b.waitForRecords(1)
     expect(record!.outcome).toBe('truncated')
+  })
+
+  test('openai responses: the Responses error event, numbered after the last event, with the error also nested under `error`', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    const events = [
+      sseEvent('response.created', { type: 'response.created', sequence_number: 0, response: { id: 'resp_1', status: 'in_progress' } }),
+      sseEvent('response.output_text.delta', { type: 'response.output_text.delta', sequence_number: 1, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'Hi' }),
+    ]
+    h.up.handle(dieAfter(SSE, ...events))
+    const r = await raw(b.url, '/openai/v1/responses', { method: 'POST', body: '{"stream":true}' })
+    const parsed = parseEvents(r.text)
+    expect(parsed.map((e) => e.event)).toEqual(['response.created', 'response.output_text.delta', 'error'])
+    const message = expect.stringContaining('ended unexpectedly')
+    // The documented flat form (the Vercel AI SDK validates it), and `error`, on which the openai SDK raises.
+    expect(JSON.parse(parsed[2]!.data)).toEqual({
+      type: 'error',
+      code: 'stream_interrupted',
+      message,
+      param: null,
+      sequence_number: 2,
+      error: { type: 'server_error', code: 'stream_interrupted', message, param: null },
+    })
+
+    // Cut before any event: numbered 0.
+    h.up.handle(dieAfter(SSE))
+    const r2 = await raw(b.url, '/openai/v1/responses', { method: 'POST', body: '{"stream":true}' })
+    expect(JSON.parse(parseEvents(r2.text)[0]!.data)).toMatchObject({ type: 'error', sequence_number: 0 })
   })
 
   test('an event cut in the middle never reaches the client: the stream ends with the last whole event, then the error', async () => {

@@ -141,3 +141,13 @@ describe('an error as a stream\'s first event fails over like the status it stan
     expect(store.marks).toHaveLength(0)
   })
 })
+
+test('azure: a first data chunk whose error code is the status ("429") fails over like a 429', async () => {
+  const store = recordingStore()
+  const b = await h.start({ providers: { azure: { keys: [K1, K2], baseURL: h.up.url } }, store })
+  const first = `data: ${JSON.stringify({ error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded call rate limit.' } })}\n\n`
+  h.up.handle(byKey({ [K1]: errorStream(first, { 'retry-after': '12' }), [K2]: sse(openaiStreamEvents('served')) }))
+  const r = await raw(b.url, '/azure/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21', { method: 'POST', body: '{"stream":true}' })
+  expect(r.text).toBe(openaiStreamEvents('served').join(''))
+  expect(store.marks.map((m) => [m.mark.reason, m.cooldownMs])).toEqual([['rate_limited', 12_000]])
+})

@@ -30,6 +30,8 @@ const STREAM_ERROR_STATUS: Record<string, number> = {
   insufficient_quota: 429,
   billing_hard_limit_reached: 429,
   invalid_api_key: 401,
+  // A restricted key missing a scope: its 403 fails over, so the same error as a first event does too.
+  insufficient_permissions: 403,
 }
 
 const RESPONSES_PATH = /\/responses\/?$/
@@ -58,10 +60,14 @@ export const openai: ProviderDialect = {
   errorBody: (kind, message, detail) => body(kind, message, detail?.code),
   sseErrorEvent(message, path, lastEvent) {
     if (RESPONSES_PATH.test(path)) {
-      // The Responses API's own error event (the Vercel AI SDK validates its shape), numbered after
-      // the last event the client got.
+      // The Responses API's own error event, numbered after the last event the client got: flat as
+      // documented (`code`, `message`, `param`), and the same error nested under `error`, the other form
+      // the API sends (the Vercel AI SDK validates either). The openai SDK raises only on `data.error`:
+      // without it `stream: true` yields the event as data, and `responses.stream()` cut before its
+      // first event fails with its own "expected 'response.created'" instead of this message.
       const last = lastEvent && lastSequence(lastEvent)
-      const event = { type: 'error', code: 'stream_interrupted', message, param: null, sequence_number: last === undefined ? 0 : last + 1 }
+      const { error } = body('api_error', message, 'stream_interrupted') as { error: unknown }
+      const event = { type: 'error', code: 'stream_interrupted', message, param: null, sequence_number: last === undefined ? 0 : last + 1, error }
       return `event: error\ndata: ${JSON.stringify(event)}\n\n`
     }
     // Chat Completions: a final chunk whose data carries `error` (the SDKs throw on it).
@@ -78,7 +84,8 @@ export const openai: ProviderDialect = {
     const found = typeof err === 'object' && err !== null ? (err as Record<string, unknown>) : undefined
     if (!found) return undefined
     const code = typeof found.code === 'string' ? found.code : typeof found.type === 'string' ? found.type : ''
-    const status = STREAM_ERROR_STATUS[code]
+    // Azure names the status itself (`"code": "429"`).
+    const status = STREAM_ERROR_STATUS[code] ?? (/^[45]\d\d$/.test(code) ? Number(code) : undefined)
     return status === undefined ? undefined : { status, body: { error: found } }
   },
   isQuotaExhausted(status, b) {
