@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, type Dispatcher } from 'undici'
 import { clientHead, BodyStream, relayBody, responseSink } from './deliver.js'
-import { AibridgeKeyNotFoundError } from './errors.js'
+import { AibridgeKeyNotFoundError, AibridgeOptionError, describeOptionValue } from './errors.js'
 import { Exchange, type Provider } from './exchange.js'
 import type { Engine, Settled } from './failover.js'
+import { fetchFront, type BridgeFetch, type FetchHost } from './fetch-front.js'
 import { KeyPool, type KeyState } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
 import { safeLogger } from './logger.js'
@@ -53,6 +54,8 @@ export class Bridge {
   #active = 0
   #drained: (() => void) | undefined
 
+  readonly #fetchHost: FetchHost
+
   constructor(options: BridgeOptions) {
     const resolved: ResolvedOptions = resolveOptions(options)
     const logger = safeLogger(options.logger)
@@ -73,6 +76,14 @@ export class Bridge {
       this.#providers.set(config.name, { config, pool, dispatcher })
     }
     if (agent) this.#own.push(agent)
+    const bridge = this
+    this.#fetchHost = {
+      engine: this.#engine,
+      get closed() {
+        return bridge.#closed
+      },
+      track: (ex) => this.#track(ex),
+    }
   }
 
   /**
@@ -157,13 +168,24 @@ export class Bridge {
     // 'finish', not res.writableFinished: a response double such as Fastify's inject() (light-my-request)
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
-    this.#active++
+    const end = this.#track(ex)
     res.once('close', () => {
       if (!ex.finished) ex.leave()
-      if (--this.#active === 0) this.#drained?.()
-      this.#emit(ex)
+      end()
     })
     return ex
+  }
+
+  /** Counts a request as in flight until the returned function ends it: its record goes out, then close() may go on. */
+  #track(ex: Exchange): () => void {
+    this.#active++
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      this.#emit(ex)
+      if (--this.#active === 0) this.#drained?.()
+    }
   }
 
   #emit(ex: Exchange): void {
@@ -180,6 +202,21 @@ export class Bridge {
     } catch (err) {
       logger.error({ err: describeError(err) }, 'aibridge: onInterception threw')
     }
+  }
+
+  /**
+   * A fetch-compatible function served by `provider`'s pool, for SDKs called from inside the app
+   * (`new OpenAI({ apiKey: 'pool', fetch: bridge.fetch('openai') })`): the same failover, records and
+   * events as a request through the mount, without an HTTP hop. The URL's path and query are the
+   * provider path (its origin is ignored); credentials the caller sends are dropped. Throws
+   * AibridgeOptionError for a provider that is not configured.
+   */
+  fetch(provider: string): BridgeFetch {
+    const p = typeof provider === 'string' ? this.#providers.get(provider) : undefined
+    if (!p) {
+      throw new AibridgeOptionError(`fetch(provider): no provider ${describeOptionValue(provider)} (configured: ${this.providerNames.join(', ')})`)
+    }
+    return fetchFront(this.#fetchHost, p)
   }
 
   /** The configured providers' names: the first path segment each answers on. */
