@@ -35,6 +35,7 @@ export class Exchange {
       method,
       path: target.rest || '/',
       credentialKind: 'centralized',
+      principal: null,
       credentialHint: null,
       keysTried: [],
       attempts: 0,
