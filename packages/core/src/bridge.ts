@@ -10,7 +10,7 @@ import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
 import { safeLogger } from './logger.js'
 import { describeError, serveNodeRequest } from './node-front.js'
 import { checkObserver, Observers, type BridgeObserver } from './observer.js'
-import { resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
+import { resolveNewKeys, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
 import { splitTarget, type Target } from './path.js'
 import { copyRecord, type InterceptionRecord } from './record.js'
 import type { BridgeResponse } from './respond.js'
@@ -212,11 +212,31 @@ export class Bridge {
    * AibridgeOptionError for a provider that is not configured.
    */
   fetch(provider: string): BridgeFetch {
-    const p = typeof provider === 'string' ? this.#providers.get(provider) : undefined
-    if (!p) {
-      throw new AibridgeOptionError(`fetch(provider): no provider ${describeOptionValue(provider)} (configured: ${this.providerNames.join(', ')})`)
-    }
-    return fetchFront(this.#fetchHost, p)
+    return fetchFront(this.#fetchHost, this.#configured('fetch(provider)', provider))
+  }
+
+  /**
+   * Replaces a provider's pool, validated as at creation. Keys that stay keep their state (it lives in
+   * the store under the key's id); new keys start valid; removed keys are no longer chosen, though a
+   * request already failing over finishes its walk over the keys it started with. `keyStates()` shows
+   * the new pool at once.
+   */
+  setKeys(provider: string, keys: readonly string[]): void {
+    const p = this.#configured('setKeys(provider, keys)', provider)
+    const secrets = resolveNewKeys(p.config, keys)
+    const { added, removed } = p.pool.replace(secrets)
+    p.config.keys = secrets
+    this.#engine.logger.info(
+      { provider, keys: p.pool.keys.length, added: added.map((k) => k.hint), removed: removed.map((k) => k.hint) },
+      'aibridge: keys replaced',
+    )
+  }
+
+  /** The provider named `name`; AibridgeOptionError naming the method otherwise. */
+  #configured(method: string, name: unknown): Provider {
+    const p = typeof name === 'string' ? this.#providers.get(name) : undefined
+    if (!p) throw new AibridgeOptionError(`${method}: no provider ${describeOptionValue(name)} (configured: ${this.providerNames.join(', ')})`)
+    return p
   }
 
   /** The configured providers' names: the first path segment each answers on. */

@@ -44,12 +44,16 @@ export interface Exhaustion {
   total: number
 }
 
+function poolKey(secret: string): PoolKey {
+  return { id: fingerprint(secret), hint: maskKey(secret), secret }
+}
+
 /**
  * A provider's keys and their state. State is derived from deadlines held in the store, so a
  * cooldown ends by itself without a timer; every request walks the keys with its own `KeyWalk`.
  */
 export class KeyPool {
-  readonly keys: readonly PoolKey[]
+  #keys: readonly PoolKey[]
   #next = 0
 
   constructor(
@@ -60,7 +64,27 @@ export class KeyPool {
     readonly store: KeyStateStore,
     readonly onStoreError: (op: 'get' | 'mark' | 'clear', err: unknown) => void = () => {},
   ) {
-    this.keys = secrets.map((secret) => ({ id: fingerprint(secret), hint: maskKey(secret), secret }))
+    this.#keys = secrets.map(poolKey)
+  }
+
+  /** The keys in order, primary first. Replaced whole by `replace`, never changed in place: a walk keeps the list it started with. */
+  get keys(): readonly PoolKey[] {
+    return this.#keys
+  }
+
+  /**
+   * Makes `secrets` the pool. A key that stays keeps its state, which lives in the store under its id
+   * (a fingerprint, so the same in every process); a new key starts valid, unless the store already
+   * holds a mark for it. A removed key's mark is left in the store: other processes may still use it.
+   */
+  replace(secrets: readonly string[]): { added: PoolKey[]; removed: PoolKey[] } {
+    const old = new Map(this.#keys.map((k) => [k.secret, k]))
+    const keys = secrets.map((secret) => old.get(secret) ?? poolKey(secret))
+    const kept = new Set(keys)
+    const removed = this.#keys.filter((k) => !kept.has(k))
+    const added = keys.filter((k) => !old.has(k.secret))
+    this.#keys = keys
+    return { added, removed }
   }
 
   // A custom (shared, networked) store may throw or return a rejected promise although its methods
@@ -90,10 +114,11 @@ export class KeyPool {
 
   /** A request's own pass over the pool (see KeyWalk). */
   walk(): KeyWalk {
-    const n = this.keys.length
+    const keys = this.#keys
+    const n = keys.length
     const start = this.order === 'round-robin' && n > 0 ? this.#next++ % n : 0
     if (this.#next >= Number.MAX_SAFE_INTEGER) this.#next = 0
-    return new KeyWalk(this, start)
+    return new KeyWalk(this, keys, start)
   }
 
   /**
@@ -158,10 +183,10 @@ export class KeyPool {
    * request saw itself: they count even when their mark has already run out (a 429 with
    * `Retry-After: 0`) or was cleared meanwhile, so the answer says what the request met.
    */
-  exhaustion(own?: ReadonlyMap<PoolKey, KeyMark>, now = Date.now()): Exhaustion {
-    const e: Exhaustion = { rateLimited: 0, quota: 0, auth: 0, total: this.keys.length }
+  exhaustion(own?: ReadonlyMap<PoolKey, KeyMark>, now = Date.now(), keys = this.#keys): Exhaustion {
+    const e: Exhaustion = { rateLimited: 0, quota: 0, auth: 0, total: keys.length }
     let soonest = Infinity
-    for (const key of this.keys) {
+    for (const key of keys) {
       const active = this.#activeMark(key, now)
       const seen = own?.get(key)
       // The longer of the two: another request may have marked the key for longer since.
@@ -180,22 +205,25 @@ export class KeyPool {
 /**
  * A request's own pass over the pool: each `next()` is the first key, in the pool's order from the
  * walk's start, that this request has not tried and that is usable now, so a key whose cooldown ends
- * while the request is failing over is still tried. Each key at most once per request.
+ * while the request is failing over is still tried. Each key at most once per request. A walk keeps
+ * the keys the pool had when it started: a request in flight when the keys are replaced finishes on them.
  */
 export class KeyWalk {
   readonly #pool: KeyPool
+  readonly #keys: readonly PoolKey[]
   readonly #start: number
   readonly #tried: boolean[]
   #failures: Map<PoolKey, KeyMark> | undefined
 
-  constructor(pool: KeyPool, start: number) {
+  constructor(pool: KeyPool, keys: readonly PoolKey[], start: number) {
     this.#pool = pool
+    this.#keys = keys
     this.#start = start
-    this.#tried = new Array<boolean>(pool.keys.length).fill(false)
+    this.#tried = new Array<boolean>(keys.length).fill(false)
   }
 
   next(): PoolKey | undefined {
-    const { keys } = this.#pool
+    const keys = this.#keys
     const n = keys.length
     const now = Date.now()
     for (let offset = 0; offset < n; offset++) {
@@ -219,6 +247,6 @@ export class KeyWalk {
 
   /** Why this request found no key: its own failures and the others' current marks. */
   exhaustion(): Exhaustion {
-    return this.#pool.exhaustion(this.#failures)
+    return this.#pool.exhaustion(this.#failures, Date.now(), this.#keys)
   }
 }

@@ -182,6 +182,19 @@ function resolveKeys(value: unknown, at: string): string[] {
   })
 }
 
+/** A provider's pool, at creation or from `setKeys`: `at` is `providers.{name}`. */
+function poolKeys(value: unknown, at: string, byok: ByokMode): string[] {
+  const keys = resolveKeys(value, `${at}.keys`)
+  if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
+  return keys
+}
+
+/** Validates the keys given to `setKeys` as creation validates `providers.{name}.keys`, with the same messages. */
+export function resolveNewKeys(provider: ResolvedProvider, value: unknown): string[] {
+  if (!Array.isArray(value)) fail(`setKeys: providers.${describeOptionName(provider.name)}.keys must be an array of strings, got ${describeOptionValue(value)}`)
+  return poolKeys(value, `providers.${describeOptionName(provider.name)}`, provider.byok)
+}
+
 function resolveBaseURL(value: unknown, at: string, fallback: string): { origin: string; basePath: string } {
   const raw = value ?? fallback
   if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${describeOptionValue(raw)}`)
@@ -231,9 +244,8 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     if (type === undefined) fail(`${at}.type is required for a provider not named anthropic or openai ('anthropic' or 'openai')`)
     const dialect = dialects[type]
     if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${describeOptionValue(type)}`)
-    const keys = resolveKeys(p.keys, `${at}.keys`)
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
-    if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
+    const keys = poolKeys(p.keys, at, byok)
     resolved.set(name, {
       name,
       dialect,
