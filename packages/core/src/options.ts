@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Dispatcher } from 'undici'
+import type { Authenticate } from './authenticate.js'
 import { AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
 import type { CooldownOptions, KeyOrder } from './key-pool.js'
 import type { KeyStateStore } from './key-store.js'
@@ -70,6 +71,14 @@ export interface BridgeOptions {
   store?: KeyStateStore
   /** Called once per handled request when it ends. Exceptions are logged, never thrown. */
   onInterception?: (record: InterceptionRecord) => void
+  /**
+   * Checks the host's own token on every request through the mount (not `bridge.fetch`). The token is
+   * what the client sends as its provider API key (`x-api-key`, `Authorization: Bearer`, `api-key`),
+   * or `x-aibridge-token` when its provider header carries its own provider key (BYOK). Return a
+   * principal (`{ id }`, which goes into records and events), or null or false to refuse (401). May be
+   * async; one that throws or rejects fails the request with a 500. @default none (no check)
+   */
+  authenticate?: Authenticate
 }
 
 export interface ResolvedProvider {
@@ -86,6 +95,7 @@ export interface ResolvedProvider {
 
 export interface ResolvedOptions {
   providers: Map<string, ResolvedProvider>
+  authenticate: Authenticate | undefined
   bodyLimit: number
   timeouts: Required<TimeoutOptions>
   cooldowns: CooldownOptions
@@ -210,7 +220,7 @@ function resolveBaseURL(value: unknown, at: string, fallback: string): { origin:
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
 }
 
-const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
+const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception', 'authenticate'] as const
 const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher'] as const
 const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs'] as const
 const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
@@ -223,6 +233,9 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   functions(options.store, 'store', ['get', 'mark', 'clear'], ['close'])
   if (options.onInterception !== undefined && typeof options.onInterception !== 'function') {
     fail(`onInterception must be a function, got ${describeOptionValue(options.onInterception)}`)
+  }
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+    fail(`authenticate must be a function (token, req) => principal | null, got ${describeOptionValue(options.authenticate)}`)
   }
   const { providers } = options
   if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
@@ -261,6 +274,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   const c = section(options.cooldowns, 'cooldowns', COOLDOWNS)
   return {
     providers: resolved,
+    authenticate: options.authenticate,
     bodyLimit: positive(options.bodyLimit, 'bodyLimit', DEFAULT_BODY_LIMIT, 'bytes'),
     timeouts: {
       connectMs: timer(t.connectMs, 'timeouts.connectMs', 10_000),
