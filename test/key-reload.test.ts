@@ -81,7 +81,8 @@ describe('examples/key-reload', () => {
 
     expect(statuses.filter((s) => s !== 200)).toEqual([])
     expect(new Set(up.requests.slice(seenAtRevoke).map((s) => s.key))).toEqual(new Set(NEW))
-    expect((await (await fetch(`${url}/health`)).json()).keys.openai).toEqual([{ id: expect.any(String), hint: 'sk-p...0003', state: 'valid' }])
+    const health = (await (await fetch(`${url}/health`)).json()) as { keys: { openai: unknown[] } }
+    expect(health.keys.openai).toEqual([{ id: expect.any(String), hint: 'sk-p...0003', state: 'valid' }])
     for (const key of [...OLD, ...NEW]) expect(child.output()).not.toContain(key)
   })
 

@@ -22,6 +22,7 @@ import { createBridge, maskKey, type InterceptionRecord, type Outcome } from '@a
 import expressBridge, { aibridge as expressNamed, type AibridgeExpressOptions } from '@aibridge/express'
 import koaBridge from '@aibridge/koa'
 import fastifyBridge from '@aibridge/fastify'
+import OpenAI from 'openai'
 
 const providers = { anthropic: { keys: ['k1-aaaaaaaaaaaaaaaaaaaa'] }, openai: { keys: ['k2-bbbbbbbbbbbbbbbbbbbb'] } }
 const seen: Outcome[] = []
@@ -49,6 +50,14 @@ void fastify.register(fastifyBridge, { prefix: '/shared', bridge: shared })
 shared.resetKey('anthropic', maskKey('k1-aaaaaaaaaaaaaaaaaaaa'))
 const o: Outcome = 'internal_error'
 void o
+
+// In-process SDK calls, keys at run time, host tokens.
+const viaPool = new OpenAI({ apiKey: 'pool', fetch: shared.fetch('openai') })
+void viaPool
+shared.setKeys('openai', ['k3-cccccccccccccccccccc'])
+createBridge({ providers, authenticate: async (token) => (token === 't' ? { id: 'u', plan: 'pro' } : null) })
+// @ts-expect-error a principal needs an id
+createBridge({ providers, authenticate: () => ({ name: 'x' }) })
 `
 
 let dir: string
