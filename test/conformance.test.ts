@@ -42,6 +42,8 @@ function messageBody(text: string, stream = false): string {
 }
 
 const json = { 'content-type': 'application/json' }
+// The Anthropic API (and the simulator) refuse a request without its version header.
+const anthropicJson = { ...json, 'anthropic-version': '2023-06-01' }
 
 interface Scenario {
   name: string
@@ -52,7 +54,7 @@ const scenarios: Scenario[] = [
   {
     name: 'serves a request with the primary key and records its hint',
     async run(ctx) {
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...json, 'anthropic-version': '2023-06-01' }, body: messageBody('ping one') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('ping one') })
       expect(res.status).toBe(200)
       const body = (await res.json()) as { content: { text: string }[] }
       expect(body.content[0]!.text).toContain('ping one')
@@ -69,7 +71,7 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 30 })
       const sent = messageBody('replay me: ünïcødé ✓ ' + 'x'.repeat(5000))
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: sent })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: sent })
       expect(res.status).toBe(200)
       await res.arrayBuffer()
       const [first, second] = ctx.sim.requests
@@ -108,7 +110,7 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 7 })
       ctx.sim.fault(A2, { kind: 'rate_limit', retry: 'retry-after-ms', seconds: 3 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('exhaust') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('exhaust') })
       expect(res.status).toBe(429)
       expect(res.headers.get('retry-after')).toBe('3')
       const body = (await res.json()) as { type: string; error: { type: string; message: string } }
@@ -145,7 +147,7 @@ const scenarios: Scenario[] = [
     name: 'passes a 500 through untouched and marks nothing',
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'server_error', status: 500 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('boom') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('boom') })
       expect(res.status).toBe(500)
       const body = (await res.json()) as { error: { type: string } }
       expect(body.error.type).toBe('api_error')
@@ -159,7 +161,7 @@ const scenarios: Scenario[] = [
     name: 'BYOK: one attempt with the client credential, its 429 returned as is, the pool untouched',
     async run(ctx) {
       ctx.sim.fault(CLIENT_KEY, { kind: 'rate_limit', retry: 'retry-after', seconds: 9 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...json, 'x-api-key': CLIENT_KEY }, body: messageBody('mine') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...anthropicJson, 'x-api-key': CLIENT_KEY }, body: messageBody('mine') })
       expect(res.status).toBe(429)
       expect(res.headers.get('retry-after')).toBe('9')
       await res.arrayBuffer()
@@ -220,7 +222,7 @@ const scenarios: Scenario[] = [
     name: 'streams SSE: the first event reaches the client while the provider is still sending',
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'stall', afterEvents: 1 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('stream me', true) })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('stream me', true) })
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
       expect(res.headers.get('cache-control')).toBe('no-cache, no-transform')
@@ -243,7 +245,7 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'stall', afterEvents: 1 })
       const controller = new AbortController()
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('abort me', true), signal: controller.signal })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('abort me', true), signal: controller.signal })
       await readUntil(res.body!.getReader(), 'message_start')
       const upstream = ctx.sim.requests[0]!
       const t0 = Date.now()
@@ -259,7 +261,7 @@ const scenarios: Scenario[] = [
     name: 'never ends a stream cleanly when the provider dies mid-way',
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'die_mid_stream', afterEvents: 2 }, { times: 1 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('die', true) })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('die', true) })
       const text = await readRest(res.body!.getReader())
       expect(text).toContain('message_start')
       expect(text).toContain('event: error')
@@ -268,7 +270,7 @@ const scenarios: Scenario[] = [
       expect(record!.outcome).toBe('truncated')
 
       ctx.sim.fault(A1, { kind: 'die_mid_stream' }, { times: 1 })
-      const res2 = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('die plain') })
+      const res2 = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('die plain') })
       await expect(res2.arrayBuffer()).rejects.toThrow()
       const records = await ctx.recorded(2)
       expect(records[1]!.outcome).toBe('truncated')
@@ -300,10 +302,10 @@ const scenarios: Scenario[] = [
       const capture = async (res: Response): Promise<void> => {
         seen.push(JSON.stringify([...res.headers]), await res.text().catch(() => ''))
       }
-      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('a') }))
+      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('a') }))
       ctx.sim.fault(A1, { kind: 'unauthorized' })
       ctx.sim.fault(A2, { kind: 'rate_limit', retry: 'anthropic-reset', seconds: 4 })
-      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('b') }))
+      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('b') }))
       ctx.sim.fault(O1, { kind: 'quota' })
       await capture(await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{"model":"gpt-sim","messages":[]}' }))
       ctx.sim.fault(O2, { kind: 'die_mid_stream', afterEvents: 1 })
@@ -413,7 +415,8 @@ describe.each(mounts.flatMap((mount) => [
   const ctx = {} as Ctx
 
   beforeAll(async () => {
-    sim = await startSimulator()
+    // As a real provider, the simulator accepts only the keys it issued: the pool's and the BYOK client's.
+    sim = await startSimulator({ validKeys: { anthropic: [A1, A2, CLIENT_KEY], openai: [O1, O2] } })
   })
   afterAll(async () => {
     await sim.close()

@@ -3,8 +3,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, request, type IncomingMessage } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import Anthropic from '@anthropic-ai/sdk'
+import OpenAI from 'openai'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { anthropicClient, openaiClient } from './support/clients.js'
+import { redisAvailable, REDIS_URL } from './support/redis.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const KEY_VARS = ['ANTHROPIC_API_KEYS', 'OPENAI_API_KEYS'] as const
@@ -112,6 +116,29 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
       const body = (await health.json()) as { keys: { anthropic: { hint: string }[]; openai: unknown[] } }
       expect(body.keys.anthropic.map((k) => k.hint)).toEqual(['sk-a...0001', 'sk-a...0002'])
       expect(JSON.stringify(body)).not.toContain('simulated-key')
+    } finally {
+      await app.close()
+    }
+  })
+
+  it("a client whose placeholder key became BYOK gets the simulated provider's 401, as it would from the real one", async () => {
+    const { start } = await load<{ start: Start }>(`examples/${name}/server.mjs`)
+    const records: LoggedRecord[] = []
+    const app = await start({ port: 0, onRecord: (r) => records.push(r) })
+    try {
+      const call = anthropicClient(`${app.url}/ai/anthropic`, 'sk-ant-placeholder').messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      await expect(call).rejects.toBeInstanceOf(Anthropic.AuthenticationError)
+      const chat = openaiClient(`${app.url}/ai/openai/v1`, 'sk-placeholder').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      await expect(chat).rejects.toBeInstanceOf(OpenAI.AuthenticationError)
+      await expect.poll(() => records.length).toBe(2)
+      expect(records.map((r) => [r.provider, r.status, r.credentialHint])).toEqual([
+        ['anthropic', 401, null],
+        ['openai', 401, null],
+      ])
     } finally {
       await app.close()
     }
@@ -228,6 +255,48 @@ describe('examples/demo', () => {
       expect(output).not.toContain(key)
       // Nor any part of a key beyond its hint (first and last 4 characters).
       expect(output).not.toContain(key.slice(4, -4))
+    }
+  }, 60_000)
+})
+
+describe.skipIf(!redisAvailable)('examples/cluster', () => {
+  it('--demo: a 429 seen by one worker stops that key in every worker, no request fails, no key is printed', async () => {
+    // The demo uses (and then deletes) a prefix of its own run.
+    const child = run(['examples/cluster/server.mjs', '--demo'], childEnv({ PORT: '0', WORKERS: '3' }))
+    const code = await exited(child)
+    const output = child.output()
+    expect(code, output).toBe(0)
+    const [, prefix] = output.match(/3 workers on http:\/\/127\.0\.0\.1:\d+, key state shared through Redis at 127\.0\.0\.1:6379 under '(aibridge-demo:\d+:)'/) ?? []
+    expect(prefix, output).toBeDefined()
+    expect(output).toMatch(/demo: worker \d got the 429 on sk-a\.\.\.0001, failed over and answered 200/)
+    for (const id of [1, 2, 3]) expect(output).toMatch(new RegExp(`demo: worker ${id} sees sk-a\\.\\.\\.0001 temporary, back in (29|30)s`))
+    expect(output).toMatch(/demo: 6 more requests, answered by workers 1, 2, 3: 0 failed/)
+    expect(output).toContain('demo: requests with sk-a...0001 after its 429, from any worker: 0')
+    expect(output).not.toContain('simulated-key')
+    const redis = new Redis(REDIS_URL)
+    try {
+      expect(await redis.keys(`${prefix}*`)).toEqual([])
+    } finally {
+      redis.disconnect()
+    }
+  }, 60_000)
+
+  it('run directly: the workers serve until SIGTERM, then close their bridges and the process exits 0', async () => {
+    const prefix = `aibridge-test:example-cluster:${process.pid}-${Date.now()}:`
+    const child = run(['examples/cluster/server.mjs'], childEnv({ PORT: '0', WORKERS: '2', REDIS_PREFIX: prefix }))
+    try {
+      const [, url] = await waitForOutput(child, /2 workers on (http:\/\/127\.0\.0\.1:\d+)/, 30_000)
+      const message = await anthropicClient(`${url}/ai/anthropic`).messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      expect(message.content[0]).toMatchObject({ text: 'Simulated reply to: hi' })
+      await waitForOutput(child, /\[worker \d\] \[aibridge\] anthropic POST \/v1\/messages status=200 outcome=ok served_by=sk-a\.\.\.0001/)
+      child.kill('SIGTERM')
+      expect(await exited(child), child.output()).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
     }
   }, 60_000)
 })

@@ -94,7 +94,9 @@ const signature = (bridge) => JSON.stringify(Object.values(bridge.keyStates()).f
 
 async function main() {
   const startedAt = Date.now()
-  const sim = await startSimulator()
+  // The simulated providers accept only the demo's keys, as the real ones accept only the keys they
+  // issued: a client whose placeholder key were sent upstream (BYOK) would fail here with a 401.
+  const sim = await startSimulator({ validKeys: DEMO_KEYS })
   const records = recordQueue()
   const app = await start({
     port: 0,

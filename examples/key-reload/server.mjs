@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { createBridge, pathBelow } from '@aibridge/core'
+import { createBridge } from '@aibridge/core'
 import { startSimulator } from '@aibridge/simulator'
 import { logRecord } from '../shared/record-log.mjs'
 import { serveHttp } from '../shared/serve-http.mjs'
@@ -66,6 +66,12 @@ function describeKeys(bridge, provider) {
   return keys.length === 0 ? 'no keys' : `${keys.length} key(s): ${keys.map((k) => k.hint).join(', ')}`
 }
 
+/** The request target below `prefix` (`/ai/openai/v1/x` → `/openai/v1/x`), or undefined outside it. */
+function below(prefix, url) {
+  if (url === prefix || url.startsWith(`${prefix}?`)) return `/${url.slice(prefix.length)}`
+  return url.startsWith(`${prefix}/`) ? url.slice(prefix.length) : undefined
+}
+
 const BASE_URL_VARS = { anthropic: 'ANTHROPIC_BASE_URL', openai: 'OPENAI_BASE_URL' }
 
 /**
@@ -98,7 +104,7 @@ export async function start({ port = 0, host = '127.0.0.1', keysFile, env = proc
     }
     const bridge = createBridge({ providers, onInterception: onRecord })
     const handler = (req, res) => {
-      const path = pathBelow(req.url, '/ai')
+      const path = below('/ai', req.url)
       if (req.url === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, keys: bridge.keyStates() }))
       } else if (path === undefined) {

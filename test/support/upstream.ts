@@ -12,7 +12,7 @@ export interface Seen {
   headers: IncomingHttpHeaders
   /** The raw body bytes. */
   body: Buffer
-  /** The credential it carried: `x-api-key`, else the token of `Authorization: Bearer`. */
+  /** The credential it carried: `x-api-key`, `x-goog-api-key` or `api-key`, else the token of `Authorization: Bearer`. */
   key: string | undefined
   /** Epoch ms when the request (headers and body) had fully arrived. */
   arrivedAt: number
@@ -40,8 +40,10 @@ export interface Upstream {
 }
 
 function credentialOf(headers: IncomingHttpHeaders): string | undefined {
-  const apiKey = headers['x-api-key']
-  if (typeof apiKey === 'string' && apiKey !== '') return apiKey
+  for (const name of ['x-api-key', 'x-goog-api-key', 'api-key']) {
+    const apiKey = headers[name]
+    if (typeof apiKey === 'string' && apiKey !== '') return apiKey
+  }
   const auth = headers.authorization
   const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null
   return m ? m[1] : undefined

@@ -2,6 +2,9 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { Exchange } from './exchange.js'
 import type { Engine } from './failover.js'
 import { TOKEN_HEADER } from './headers.js'
+import type { Target } from './path.js'
+import { keyParam } from './providers/gemini.js'
+import type { ProviderDialect } from './providers/index.js'
 import { errorResponse, type BridgeResponse } from './respond.js'
 
 /** Who a host token belongs to, as the `authenticate` option returns it: `id` goes into records and events. */
@@ -36,14 +39,29 @@ function value(v: string | string[] | undefined): string | undefined {
 
 /**
  * Where the host's token is: `x-aibridge-token` when the client sends it (its provider header, if
- * any, then holds its own provider key), else the credential in the provider's own header, where an
- * SDK puts its API key (`x-api-key`, `Authorization: Bearer`, Azure's `api-key`).
+ * any, then holds its own provider key), else the credential where an SDK puts its API key
+ * (`x-api-key`, `Authorization: Bearer`, Azure's `api-key`, Gemini's `x-goog-api-key`, or Gemini's
+ * `key` query parameter, which a centralized request does not send upstream).
  */
-export function hostToken(headers: IncomingHttpHeaders): { token: string | undefined; separate: boolean } {
+export function hostToken(headers: IncomingHttpHeaders, search: string, dialect: ProviderDialect): { token: string | undefined; separate: boolean } {
   if (headers[TOKEN_HEADER] !== undefined) return { token: value(headers[TOKEN_HEADER]), separate: true }
   const auth = value(headers.authorization)
-  const token = value(headers['x-api-key']) ?? (auth === undefined ? undefined : BEARER.exec(auth)?.[1]) ?? value(headers['api-key'])
+  const token =
+    value(headers['x-api-key']) ??
+    (auth === undefined ? undefined : BEARER.exec(auth)?.[1]) ??
+    value(headers['api-key']) ??
+    value(headers['x-goog-api-key']) ??
+    (dialect.type === 'gemini' ? queryValue(keyParam(search)) : undefined)
   return { token, separate: false }
+}
+
+function queryValue(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined
+  try {
+    return value(decodeURIComponent(raw.replace(/\+/g, ' ')))
+  } catch {
+    return value(raw)
+  }
 }
 
 function isPrincipal(v: unknown): v is Principal {
@@ -62,9 +80,9 @@ function withoutToken(err: unknown, token: string): string {
  * that is neither a principal nor null/false) a 500, both without an upstream call. The token is never
  * logged, recorded or echoed.
  */
-export async function authenticateRequest(engine: Engine, ex: Exchange, req: IncomingMessage, authenticate: Authenticate): Promise<Authenticated | Refused> {
+export async function authenticateRequest(engine: Engine, ex: Exchange, req: IncomingMessage, target: Target, authenticate: Authenticate): Promise<Authenticated | Refused> {
   const { dialect, name } = ex.provider.config
-  const { token, separate } = hostToken(req.headers)
+  const { token, separate } = hostToken(req.headers, target.search, dialect)
   const refuse = (message: string): Refused => {
     ex.settle('rejected')
     engine.logger.info({ provider: name, requestId: ex.record.id }, `aibridge: request refused: ${message}`)

@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, type Dispatcher } from 'undici'
 import { clientHead, BodyStream, relayBody, responseSink } from './deliver.js'
-import { AibridgeKeyNotFoundError, AibridgeOptionError, describeOptionValue } from './errors.js'
+import { AibridgeArgumentError, AibridgeKeyNotFoundError, describeOptionValue } from './errors.js'
 import { Exchange, type Provider } from './exchange.js'
 import type { Engine, Settled } from './failover.js'
 import { fetchFront, type BridgeFetch, type FetchHost } from './fetch-front.js'
 import { KeyPool, type KeyState } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
-import { safeLogger } from './logger.js'
+import { safeLogger, silentLogger } from './logger.js'
 import { describeError, serveNodeRequest } from './node-front.js'
 import { checkObserver, Observers, type BridgeObserver } from './observer.js'
 import { resolveNewKeys, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
@@ -61,6 +61,7 @@ export class Bridge {
     const logger = safeLogger(options.logger)
     this.#engine = { options: resolved, logger, observers: new Observers(logger) }
     this.#store = options.store ?? new MemoryKeyStore()
+    this.#store.useLogger?.(logger)
     this.#onInterception = options.onInterception
     const { timeouts, cooldowns } = resolved
     let agent: Agent | undefined
@@ -114,6 +115,8 @@ export class Bridge {
       return
     }
     res.writeHead(head.status, head.headers)
+    // An event stream whose first event has not come yet: the client learns at once that it started.
+    if (head.eventStream && call.empty) res.flushHeaders()
     relayBody(this.#engine, ex, call, head.eventStream, responseSink(res, call))
   }
 
@@ -192,6 +195,8 @@ export class Bridge {
     const record = ex.finish()
     if (!record) return
     const { observers, logger } = this.#engine
+    // One line per request: the record holds no key (hints only), no body and no query string.
+    if (logger !== silentLogger) logger.info({ ...record }, 'aibridge: request')
     if (observers.active) observers.emit('requestEnded', record)
     if (!this.#onInterception) return
     try {
@@ -209,7 +214,7 @@ export class Bridge {
    * (`new OpenAI({ apiKey: 'pool', fetch: bridge.fetch('openai') })`): the same failover, records and
    * events as a request through the mount, without an HTTP hop. The URL's path and query are the
    * provider path (its origin is ignored); credentials the caller sends are dropped. Throws
-   * AibridgeOptionError for a provider that is not configured.
+   * AibridgeArgumentError for a provider that is not configured.
    */
   fetch(provider: string): BridgeFetch {
     return fetchFront(this.#fetchHost, this.#configured('fetch(provider)', provider))
@@ -232,10 +237,10 @@ export class Bridge {
     )
   }
 
-  /** The provider named `name`; AibridgeOptionError naming the method otherwise. */
+  /** The provider named `name`; AibridgeArgumentError naming the method otherwise. */
   #configured(method: string, name: unknown): Provider {
     const p = typeof name === 'string' ? this.#providers.get(name) : undefined
-    if (!p) throw new AibridgeOptionError(`${method}: no provider ${describeOptionValue(name)} (configured: ${this.providerNames.join(', ')})`)
+    if (!p) throw new AibridgeArgumentError(`${method}: no provider ${describeOptionValue(name)} (configured: ${this.providerNames.join(', ')})`)
     return p
   }
 
@@ -255,7 +260,7 @@ export class Bridge {
   /** Puts a key back into service, by id or hint. Throws when none or several keys match. */
   resetKey(provider: string, idOrHint: string): void {
     if (typeof provider !== 'string' || typeof idOrHint !== 'string') {
-      throw new AibridgeKeyNotFoundError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
+      throw new AibridgeArgumentError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
     }
     const p = this.#providers.get(provider)
     // Not echoed: a key passed in the wrong argument must not end up in a log.
@@ -274,6 +279,19 @@ export class Bridge {
   observe(observer: BridgeObserver): () => void {
     checkObserver(observer)
     return this.#engine.observers.add(observer)
+  }
+
+  /**
+   * Resolves once the key store has loaded the shared key state (a shared store such as Redis), so the
+   * first request already skips keys other processes took out. Never rejects: a store that fails here
+   * is logged and the bridge serves from local state.
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.#store.ready?.()
+    } catch (err) {
+      this.#engine.logger.error({ err: describeError(err) }, 'aibridge: key store failed to get ready; serving from local state')
+    }
   }
 
   /**

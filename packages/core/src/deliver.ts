@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Exchange } from './exchange.js'
 import type { Engine } from './failover.js'
-import { clientResponseHeaders, isEventStream, SSE_HEADERS } from './headers.js'
+import { clientResponseHeaders, isEventStream, isPlain, SSE_HEADERS } from './headers.js'
 import { BodyRelay, type BodySink } from './relay.js'
 import type { UpstreamCall } from './upstream-call.js'
 
@@ -27,11 +27,13 @@ export function clientHead(call: UpstreamCall): ClientHead {
  */
 export function relayBody(engine: Engine, ex: Exchange, call: UpstreamCall, eventStream: boolean, sink: BodySink): void {
   const { dialect, name } = ex.provider.config
+  const { path } = ex.record
   // An error event can only be appended to a body the client reads as plain text.
-  const encoding = call.headers['content-encoding']
-  const plain = encoding === undefined || encoding === 'identity'
   const relay = new BodyRelay(sink, {
-    sseErrorEvent: eventStream && plain ? () => dialect.sseErrorEvent('aibridge: the provider stream ended unexpectedly') : undefined,
+    sseErrorEvent:
+      eventStream && isPlain(call.headers['content-encoding'])
+        ? (lastEvent) => dialect.sseErrorEvent('aibridge: the provider stream ended unexpectedly', path, lastEvent)
+        : undefined,
     onFirstChunk: () => ex.firstByte(),
     onChunk: undefined,
     onEnd: () => {},

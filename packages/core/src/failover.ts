@@ -6,9 +6,11 @@ import type { Logger } from './logger.js'
 import type { Observers } from './observer.js'
 import type { ResolvedOptions } from './options.js'
 import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond.js'
+import { isEventStream, isPlain } from './headers.js'
+import { judgeStreamStart } from './stream-start.js'
 import { UpstreamCall } from './upstream-call.js'
 
-// Below this, a headers deadline gets a timer of its own (undici's is about a second off).
+// Below this, headers and body idle deadlines get timers of their own (undici's are about a second off).
 const PRECISE_DEADLINE_BELOW = 30_000
 
 /** What the failover loop needs from the bridge that runs it. */
@@ -43,7 +45,7 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
   const { config, pool, dispatcher } = ex.provider
   const { dialect } = config
   const { record } = ex
-  const { headersMs, bodyIdleMs } = engine.options.timeouts
+  const { headersMs, bodyIdleMs, streamStartMs } = engine.options.timeouts
   const walk = out.byok ? undefined : pool.walk()
   if (out.byok) record.credentialKind = 'byok'
 
@@ -64,6 +66,7 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
     const call = new UpstreamCall()
     ex.call = call
     if (headersMs < PRECISE_DEADLINE_BELOW) call.deadline(headersMs)
+    if (bodyIdleMs < PRECISE_DEADLINE_BELOW) call.idle(bodyIdleMs)
     dispatcher.dispatch(
       {
         origin: config.origin,
@@ -88,12 +91,16 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
     }
     if (!walk || !key) return { call }
 
-    const { verdict, broken } = await judgeAnswer(dialect, call)
+    const streamStart = call.status < 300 && isEventStream(call.headers['content-type']) && isPlain(call.headers['content-encoding'])
+    const { verdict, broken } = streamStart ? await judgeStreamStart(dialect, call, streamStartMs) : await judgeAnswer(dialect, call)
+    if (ex.clientGone) {
+      call.abort()
+      return gone(ex)
+    }
     if (!verdict.failover) {
       if (broken === undefined) return { call }
       return transportFailure(engine, ex, broken, "the provider's error response broke off")
     }
-    if (ex.clientGone) return gone(ex)
 
     const mark = walk.failed(key, verdict.reason, call.status, verdict.cooldownMs)
     const until = Number.isFinite(mark.until) ? mark.until : null
@@ -124,8 +131,10 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
       })
     }
     // The failed answer is not the client's. Draining a small body keeps the connection alive; past
-    // the limit the connection is closed instead, so no socket is held either way.
-    call.discard(CLASSIFY_LIMIT)
+    // the limit the connection is closed instead, so no socket is held either way. A stream that
+    // started with an error may never end: it is closed at once.
+    if (streamStart) call.abort()
+    else call.discard(CLASSIFY_LIMIT)
   }
 }
 

@@ -127,7 +127,8 @@ async function serve(host: FetchHost, ex: Exchange, request: Request, target: Ta
   const method = ex.record.method
   return runFailover(host.engine, ex, {
     method,
-    path: upstreamPath(config.basePath, target),
+    // A credential in the query (Gemini's `key=`) is the caller's, dropped like its headers.
+    path: upstreamPath(config.basePath, { ...target, search: config.dialect.stripCredential(target.search) }),
     headers,
     body: body === undefined && !NO_BODY_METHODS.has(method) ? EMPTY : body,
     byok: false,

@@ -27,8 +27,11 @@ const REQUEST_DROP = new Set([
   'content-length',
 ])
 
-/** Credentials a client may send; on centralized requests none of them go upstream. */
-const CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key'])
+/**
+ * Credentials a client may send; on centralized requests none of them go upstream. (A credential in
+ * the query string, Gemini's `key=`, is the dialect's `stripCredential`.)
+ */
+const CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key'])
 
 // Upstream fields that describe the upstream's own connection or origin, not this response.
 const RESPONSE_DROP = new Set([
@@ -46,7 +49,8 @@ const RESPONSE_DROP = new Set([
 ])
 
 function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined
+  // The common values name only fields that are dropped anyway: nothing to split.
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined
   const list = Array.isArray(value) ? value.join(',') : value
   const names = list.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
   return names.length > 0 ? new Set(names) : undefined
@@ -96,6 +100,11 @@ const SINGLETON = new Set(['content-type', 'content-length', 'content-encoding',
 export function isEventStream(contentType: string | string[] | undefined): boolean {
   const v = Array.isArray(contentType) ? contentType[0] : contentType
   return v !== undefined && /^\s*text\/event-stream\b/i.test(v)
+}
+
+/** True for a body sent as it is (no Content-Encoding, or identity): one aibridge can read and append to. */
+export function isPlain(contentEncoding: string | string[] | undefined): boolean {
+  return contentEncoding === undefined || contentEncoding === 'identity'
 }
 
 /** Headers that keep an SSE response flowing event by event through caches, compressors and nginx. */

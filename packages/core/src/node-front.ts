@@ -43,12 +43,12 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   const { authenticate } = engine.options
   let byokAllowed = true
   if (authenticate) {
-    const auth = await authenticateRequest(engine, ex, req, authenticate)
+    const auth = await authenticateRequest(engine, ex, req, target, authenticate)
     if (auth.response) return auth
     if (ex.clientGone) return gone(ex)
     byokAllowed = auth.byokSignalled
   }
-  const byok = byokAllowed && usesOwnCredential(config, req.headers, req)
+  const byok = byokAllowed && usesOwnCredential(config, req.headers, target.search, req)
   if (!byok && pool.keys.length === 0) {
     const how = authenticate ? 'send your own provider credential, with your token in x-aibridge-token' : 'send your own credential'
     return rejected(ex, 401, 'authentication', `provider '${config.name}' has no key pool: ${how}`)
@@ -80,7 +80,8 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   const method = ex.record.method
   return runFailover(engine, ex, {
     method,
-    path: upstreamPath(config.basePath, target),
+    // A credential in the query (Gemini's `key=`) goes only with the client's own request.
+    path: upstreamPath(config.basePath, byok ? target : { ...target, search: config.dialect.stripCredential(target.search) }),
     headers: upstreamRequestHeaders(req.headers, !byok, fromHost),
     body: body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body,
     byok,

@@ -1,4 +1,4 @@
-import { AibridgeOptionError } from './errors.js'
+import { AibridgeArgumentError } from './errors.js'
 import type { KeyFailure } from './key-store.js'
 import type { Logger } from './logger.js'
 import { copyRecord, type InterceptionRecord } from './record.js'
@@ -109,13 +109,13 @@ export class Observers {
 /** Validates an observer when it is added, so a typo fails at setup, not silently. */
 export function checkObserver(observer: unknown): asserts observer is BridgeObserver {
   const names: readonly EventName[] = ['requestEnded', 'keyMarked', 'keyReset', 'poolExhausted']
-  if (typeof observer !== 'object' || observer === null) throw new AibridgeOptionError('observe() takes an object with requestEnded, keyMarked, keyReset or poolExhausted methods')
+  if (typeof observer !== 'object' || observer === null) throw new AibridgeArgumentError('observe() takes an object with requestEnded, keyMarked, keyReset or poolExhausted methods')
   const given = Object.keys(observer)
   for (const name of names) {
     const fn = (observer as Record<string, unknown>)[name]
-    if (fn !== undefined && typeof fn !== 'function') throw new AibridgeOptionError(`observer.${name} must be a function`)
+    if (fn !== undefined && typeof fn !== 'function') throw new AibridgeArgumentError(`observer.${name} must be a function`)
   }
   if (!names.some((n) => typeof (observer as Record<string, unknown>)[n] === 'function')) {
-    throw new AibridgeOptionError(`observe() got an object with none of ${names.join(', ')}${given.length ? ` (it has ${given.slice(0, 5).join(', ')})` : ''}`)
+    throw new AibridgeArgumentError(`observe() got an object with none of ${names.join(', ')}${given.length ? ` (it has ${given.slice(0, 5).join(', ')})` : ''}`)
   }
 }

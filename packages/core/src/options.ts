@@ -5,7 +5,7 @@ import { AibridgeOptionError, describeOptionName, describeOptionValue } from './
 import type { CooldownOptions, KeyOrder } from './key-pool.js'
 import type { KeyStateStore } from './key-store.js'
 import type { Logger } from './logger.js'
-import { dialects, type ProviderDialect, type ProviderType } from './providers/index.js'
+import { dialects, isProviderType, providerTypes, type ProviderDialect, type ProviderType } from './providers/index.js'
 import type { InterceptionRecord } from './record.js'
 
 /**
@@ -17,11 +17,17 @@ import type { InterceptionRecord } from './record.js'
 export type ByokMode = 'auto' | false | ((req: IncomingMessage, provider: string) => boolean)
 
 export interface ProviderOptions {
-  /** The API dialect. Inferred for providers named `anthropic` and `openai`; required otherwise. */
+  /**
+   * The API dialect: `anthropic`, `openai` (and OpenAI-compatible APIs), `gemini` (Google's Gemini API)
+   * or `azure` (Azure OpenAI). Inferred for a provider named after one of them; required otherwise.
+   */
   type?: ProviderType
   /** The pool, primary first. Empty makes a BYOK-only provider. */
   keys?: readonly string[]
-  /** Upstream origin and optional path prefix. @default the provider's public API */
+  /**
+   * Upstream origin and optional path prefix. Required for `azure`, whose every resource has its own
+   * endpoint (`https://{resource}.openai.azure.com`). @default the provider's public API
+   */
   baseURL?: string
   /** Overrides the bridge-wide `byok` for this provider. */
   byok?: ByokMode
@@ -42,6 +48,12 @@ export interface TimeoutOptions {
   headersMs?: number
   /** Longest silence between two body chunks. @default 300_000 */
   bodyIdleMs?: number
+  /**
+   * How long a pool key's streaming answer is held back while its first event is awaited (an error
+   * there fails over like the status it stands for); after this, or 64 KiB, it goes to the client as
+   * it is. @default 10_000
+   */
+  streamStartMs?: number
 }
 
 export interface CooldownDefaults {
@@ -205,8 +217,11 @@ export function resolveNewKeys(provider: ResolvedProvider, value: unknown): stri
   return poolKeys(value, `providers.${describeOptionName(provider.name)}`, provider.byok)
 }
 
-function resolveBaseURL(value: unknown, at: string, fallback: string): { origin: string; basePath: string } {
-  const raw = value ?? fallback
+function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): { origin: string; basePath: string } {
+  const raw = value ?? dialect.defaultBaseURL
+  if (raw === undefined) {
+    fail(`${at} is required for type '${dialect.type}': it has no shared endpoint (give your resource's, e.g. https://my-resource.openai.azure.com)`)
+  }
   if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${describeOptionValue(raw)}`)
   let url: URL
   try {
@@ -220,9 +235,11 @@ function resolveBaseURL(value: unknown, at: string, fallback: string): { origin:
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
 }
 
+const TYPE_LIST = providerTypes.map((t) => `'${t}'`).join(', ')
+
 const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception', 'authenticate'] as const
 const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher'] as const
-const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs'] as const
+const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs', 'streamStartMs'] as const
 const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
 
 /** Validates options once, at creation, so the request path never meets a bad one. */
@@ -230,7 +247,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options must be an object')
   onlyKnown(options, OPTIONS, '')
   functions(options.logger, 'logger', ['debug', 'info', 'warn', 'error'])
-  functions(options.store, 'store', ['get', 'mark', 'clear'], ['close'])
+  functions(options.store, 'store', ['get', 'mark', 'clear'], ['close', 'ready', 'useLogger'])
   if (options.onInterception !== undefined && typeof options.onInterception !== 'function') {
     fail(`onInterception must be a function, got ${describeOptionValue(options.onInterception)}`)
   }
@@ -253,16 +270,16 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     const p = providers[name]
     if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${at} must be an object`)
     onlyKnown(p, PROVIDER_OPTIONS, `${at}.`)
-    const type = p.type ?? (name === 'anthropic' || name === 'openai' ? name : undefined)
-    if (type === undefined) fail(`${at}.type is required for a provider not named anthropic or openai ('anthropic' or 'openai')`)
+    const type: unknown = p.type ?? (isProviderType(name) ? name : undefined)
+    if (type === undefined) fail(`${at}.type is required for a provider not named after its type (${TYPE_LIST})`)
+    if (!isProviderType(type)) fail(`${at}.type must be one of ${TYPE_LIST}, got ${describeOptionValue(type)}`)
     const dialect = dialects[type]
-    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${describeOptionValue(type)}`)
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
     const keys = poolKeys(p.keys, at, byok)
     resolved.set(name, {
       name,
       dialect,
-      ...resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect.defaultBaseURL),
+      ...resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect),
       keys,
       byok,
       keyOrder: keyOrderOption(p.keyOrder, `${at}.keyOrder`) ?? bridgeOrder,
@@ -280,6 +297,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
       connectMs: timer(t.connectMs, 'timeouts.connectMs', 10_000),
       headersMs: timer(t.headersMs, 'timeouts.headersMs', 600_000),
       bodyIdleMs: timer(t.bodyIdleMs, 'timeouts.bodyIdleMs', 300_000),
+      streamStartMs: timer(t.streamStartMs, 'timeouts.streamStartMs', 10_000),
     },
     cooldowns: {
       rateLimitMs: cooldown(c.rateLimitMs, 'cooldowns.rateLimitMs', 60_000),

@@ -15,7 +15,7 @@ export interface RelayOptions {
    * When set, bytes after the last complete event are held until their event completes, so a death
    * never leaves half an event on the client (the SDKs would choke on its JSON instead of raising).
    */
-  sseErrorEvent: (() => string) | undefined
+  sseErrorEvent: ((lastEvent: Buffer | undefined) => string) | undefined
   onFirstChunk(): void
   /** Every chunk as it goes to the client (usage accounting); absent when nobody reads them. */
   onChunk: ((chunk: Buffer) => void) | undefined
@@ -52,6 +52,8 @@ export class BodyRelay implements BodyConsumer {
   readonly #last: [number, number] = [0, 0]
   // SSE only: what was sent ends with a whole event (false once an event over HOLD_LIMIT went out).
   #atBoundary = true
+  // SSE only: the last chunk sent, which ends with the last event the client got.
+  #lastSent: Buffer | undefined
 
   constructor(sink: BodySink, options: RelayOptions) {
     this.#sink = sink
@@ -98,7 +100,7 @@ export class BodyRelay implements BodyConsumer {
     // The half event held back is dropped; one sent unfinished (over the hold limit) is closed first
     // so the error event stands on its own.
     this.#held = undefined
-    this.#push(Buffer.from((this.#atBoundary ? '' : '\n\n') + event(), 'utf8'))
+    this.#push(Buffer.from((this.#atBoundary ? '' : '\n\n') + event(this.#lastSent), 'utf8'))
     this.#sink.end()
   }
 
@@ -123,6 +125,7 @@ export class BodyRelay implements BodyConsumer {
       this.#options.onFirstChunk()
     }
     this.#options.onChunk?.(chunk)
+    this.#lastSent = chunk
     return this.#sink.write(chunk)
   }
 }

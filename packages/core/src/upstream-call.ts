@@ -48,11 +48,22 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #collected: ((result: Collected | Error) => void) | undefined
   #consumer: BodyConsumer | undefined
   #deadline: NodeJS.Timeout | undefined
+  // A body idle deadline to the millisecond, running only while the body flows (see idle()).
+  #idleMs = 0
+  #idle: NodeJS.Timeout | undefined
+  // collect(): when enough has been read before the limit, and how long to wait for it.
+  #enough: ((bytes: Buffer) => boolean) | undefined
+  #wait: NodeJS.Timeout | undefined
 
   constructor() {
     this.head = new Promise<void>((resolve, reject) => {
       this.#settleHead = (err) => (err ? reject(err) : resolve())
     })
+  }
+
+  /** No body byte has arrived yet, and the body is still open. */
+  get empty(): boolean {
+    return this.#size === 0 && !this.done
   }
 
   /** True once the body ended or failed. */
@@ -75,6 +86,24 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }, ms)
   }
 
+  /**
+   * A body idle deadline to the millisecond once the body is relayed: it runs only while the client
+   * keeps up (a paused body is backpressure, not a stalled provider). For short deadlines, as `deadline`.
+   */
+  idle(ms: number): void {
+    this.#idleMs = ms
+  }
+
+  #armIdle(): void {
+    if (this.#idle) this.#idle.refresh()
+    else this.#idle = setTimeout(() => this.abort(new undiciErrors.BodyTimeoutError()), this.#idleMs)
+  }
+
+  #disarmIdle(): void {
+    if (this.#idle) clearTimeout(this.#idle)
+    this.#idle = undefined
+  }
+
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     if (this.#deadline) clearTimeout(this.#deadline)
     this.status = status
@@ -86,7 +115,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     switch (this.#phase) {
       case Phase.Relaying:
-        if (!this.#consumer!.data(chunk)) controller.pause()
+        if (this.#consumer!.data(chunk)) {
+          if (this.#idleMs > 0) this.#armIdle()
+        } else {
+          if (this.#idleMs > 0) this.#disarmIdle()
+          controller.pause()
+        }
         return
       case Phase.Discarding:
         this.#size += chunk.length
@@ -95,7 +129,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       default:
         this.#chunks.push(chunk)
         this.#size += chunk.length
-        if (this.#phase === Phase.Collecting && this.#size > this.#limit) {
+        if (this.#phase === Phase.Collecting && (this.#size > this.#limit || (this.#enough !== undefined && this.#enough(this.#joined())))) {
           controller.pause()
           this.#finishCollect()
         }
@@ -104,6 +138,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#ended = true
+    if (this.#idleMs > 0) this.#disarmIdle()
     if (this.#phase === Phase.Relaying) this.#consumer!.end()
     else if (this.#phase === Phase.Collecting) this.#finishCollect()
   }
@@ -112,6 +147,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     // Already failed by abort() before undici started the request: this is that abort coming back.
     if (this.#error) return
     if (this.#deadline) clearTimeout(this.#deadline)
+    if (this.#idleMs > 0) this.#disarmIdle()
     this.#error = err
     switch (this.#phase) {
       case Phase.Waiting:
@@ -121,30 +157,42 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
         this.#consumer!.error(err)
         return
       case Phase.Collecting:
+        if (this.#wait) clearTimeout(this.#wait)
         this.#collected?.(err)
         this.#collected = undefined
     }
   }
 
   /**
-   * Reads the body after the headers, up to `limit` bytes: resolves with what was read (complete or
-   * not; past the limit the call is left paused, so `relayTo` can still send all of it), rejects when
-   * the body breaks off.
+   * Reads the body after the headers, up to `limit` bytes, or until `enough` says what was read so far
+   * suffices, or for at most `waitMs`: resolves with what was read (complete or not; when not, the call
+   * is left paused, so `relayTo` can still send all of it), rejects when the body breaks off.
    */
-  collect(limit: number): Promise<Collected> {
+  collect(limit: number, enough?: (bytes: Buffer) => boolean, waitMs?: number): Promise<Collected> {
     if (this.#error) return Promise.reject(this.#error)
     this.#limit = limit
-    if (this.#ended || this.#size > limit) {
+    this.#enough = enough
+    if (this.#ended || this.#size > limit || (enough && this.#size > 0 && enough(this.#joined()))) {
       if (!this.#ended) this.#controller?.pause()
       return Promise.resolve({ bytes: this.#joined(), complete: this.#ended })
     }
     this.#phase = Phase.Collecting
+    if (waitMs !== undefined) this.#wait = setTimeout(() => this.#waited(), waitMs)
     return new Promise<Collected>((resolve, reject) => {
       this.#collected = (result) => (result instanceof Error ? reject(result) : resolve(result))
     })
   }
 
+  #waited(): void {
+    if (this.#phase !== Phase.Collecting) return
+    this.#controller?.pause()
+    this.#finishCollect()
+  }
+
   #finishCollect(): void {
+    if (this.#wait) clearTimeout(this.#wait)
+    this.#wait = undefined
+    this.#enough = undefined
     this.#phase = Phase.Buffering
     const done = this.#collected
     this.#collected = undefined
@@ -184,10 +232,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   pause(): void {
+    if (this.#idleMs > 0) this.#disarmIdle()
     this.#controller?.pause()
   }
 
   resume(): void {
+    if (this.#idleMs > 0 && this.#phase === Phase.Relaying && !this.done) this.#armIdle()
     this.#controller?.resume()
   }
 

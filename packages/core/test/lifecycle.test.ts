@@ -88,6 +88,38 @@ test('two bridges sharing a store share key state', async () => {
   expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K2])
 })
 
+test('ready() waits for the store to load its shared state; without a store ready() it resolves at once', async () => {
+  const loaded = gate()
+  let loads = 0
+  const store = Object.assign(new MemoryKeyStore(), {
+    ready: async () => {
+      loads++
+      await loaded.promise
+    },
+  })
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } }, store })
+  let done = false
+  const ready = b.bridge.ready().then(() => (done = true))
+  await sleep(20)
+  expect(done).toBe(false)
+  loaded.open()
+  await within(ready, 1000, 'bridge.ready()')
+  expect(loads).toBe(1)
+  const plain = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+  await within(plain.bridge.ready(), 1000, 'bridge.ready() with the memory store')
+})
+
+test('ready() resolves when the store rejects (logged at error level): the bridge serves from local state', async () => {
+  const b = await h.start({
+    providers: { openai: { keys: [K1], baseURL: h.up.url } },
+    store: Object.assign(new MemoryKeyStore(), { ready: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) }),
+  })
+  await expect(b.bridge.ready()).resolves.toBeUndefined()
+  const line = b.logs.map((l) => JSON.parse(l) as { level: number; msg: string; err?: string }).find((l) => l.msg === 'aibridge: key store failed to get ready; serving from local state')
+  expect(line).toMatchObject({ level: 50, err: 'Error: ECONNREFUSED 127.0.0.1:6379' })
+  expect((await post(b.url, '/openai/v1/x', {})).status).toBe(200)
+})
+
 test('close() resolves when the store fails to close, and logs that at error level', async () => {
   const b = await h.start({
     providers: { openai: { keys: [K1], baseURL: h.up.url } },

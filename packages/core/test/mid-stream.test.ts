@@ -55,7 +55,8 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{"stream":true}' })
     const parsed = parseEvents(r.text)
     expect(parsed).toHaveLength(2)
-    expect(parsed[1]!.event).toBe('error')
+    // Chat Completions' own form: a final data chunk carrying `error` (no event name).
+    expect(parsed[1]!.event).toBe(null)
     expect(JSON.parse(parsed[1]!.data)).toEqual({
       error: { message: expect.stringContaining('ended unexpectedly'), type: 'server_error', param: null, code: 'stream_interrupted' },
     })
@@ -82,10 +83,12 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })
     // At least the first 16 MiB went out as sent (what came after it, held when the source died, did
     // not), then the unfinished event was closed and the error event followed on its own.
-    const cut = r.text.lastIndexOf('\n\nevent: error\n')
+    const cut = r.text.lastIndexOf('\n\ndata: {"error"')
     expect(cut).toBeGreaterThan(16 * 1024 * 1024)
     expect(lines.join('').startsWith(r.text.slice(0, cut))).toBe(true)
-    expect(parseEvents(r.text.slice(cut + 2)).map((e) => e.event)).toEqual(['error'])
+    const after = parseEvents(r.text.slice(cut + 2))
+    expect(after).toHaveLength(1)
+    expect(JSON.parse(after[0]!.data).error.code).toBe('stream_interrupted')
   })
 
   test('an event split across chunks goes out whole once its last chunk arrives; the bytes are unchanged', async () => {
@@ -124,8 +127,8 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     expect(r.status).toBe(200)
     const parsed = parseEvents(r.text)
     expect(parsed).toHaveLength(1)
-    expect(parsed[0]!.event).toBe('error')
-    expect(r.text.startsWith('event: error\n')).toBe(true)
+    expect(r.text.startsWith('data: {"error":')).toBe(true)
+    expect(JSON.parse(parsed[0]!.data).error.code).toBe('stream_interrupted')
   })
 
   test('an upstream that goes silent longer than timeouts.bodyIdleMs is cut the same way', async () => {
@@ -141,7 +144,7 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     // Exact to the timer, not to undici's one-second clock.
     expect(Date.now() - started).toBeLessThan(900)
     const parsed = parseEvents(r.text)
-    expect(parsed.at(-1)!.event).toBe('error')
+    expect(JSON.parse(parsed.at(-1)!.data).error.code).toBe('stream_interrupted')
     const [record] = await b.waitForRecords(1)
     expect(record!.outcome).toBe('truncated')
     // The silent upstream exchange is closed too.

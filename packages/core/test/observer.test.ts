@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
 import { until } from '../../../test/support/wait.js'
-import { AibridgeOptionError, maskKey, type BridgeObserver, type InterceptionRecord, type KeyMarkedEvent, type KeyResetEvent, type PoolExhaustedEvent } from '../src/index.js'
+import { AibridgeArgumentError, maskKey, type BridgeObserver, type InterceptionRecord, type KeyMarkedEvent, type KeyResetEvent, type PoolExhaustedEvent } from '../src/index.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 
@@ -89,8 +89,8 @@ describe('bridge.observe', () => {
 
   test('a wrong observer is refused at once with an option error', async () => {
     const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
-    expect(() => b.bridge.observe({ requestEnd: () => {} } as never)).toThrow(AibridgeOptionError)
+    expect(() => b.bridge.observe({ requestEnd: () => {} } as never)).toThrow(AibridgeArgumentError)
     expect(() => b.bridge.observe({ keyMarked: 'yes' } as never)).toThrow(/observer.keyMarked must be a function/)
-    expect(() => b.bridge.observe(null as never)).toThrow(AibridgeOptionError)
+    expect(() => b.bridge.observe(null as never)).toThrow(AibridgeArgumentError)
   })
 })

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { AibridgeOptionError, createBridge, DEFAULT_BODY_LIMIT, type BridgeOptions } from '../src/index.js'
+import { resolveOptions } from '../src/options.js'
 import { harness } from './helpers/harness.js'
 
 const h = harness()
@@ -15,7 +16,7 @@ function rejection(options: unknown): string {
   }
   expect(error, 'createBridge should have thrown').toBeInstanceOf(AibridgeOptionError)
   const e = error as AibridgeOptionError
-  expect(e.code).toBe('AIBRIDGE_INVALID_OPTION')
+  expect(e.code).toBe('AIBRIDGE_OPTION')
   expect(e.message).not.toContain(SECRET)
   expect(e.message).not.toContain('DO-NOT-PRINT')
   expect(e.stack ?? '').not.toContain('DO-NOT-PRINT')
@@ -62,7 +63,16 @@ describe('options are validated when the bridge is created, naming the option an
       /providers\.openai\.baseURL must not contain a query/,
     ],
     ['a provider of unknown type', { providers: { groq: { keys: [SECRET], baseURL: 'https://x.example' } } }, /providers\.groq\.type is required/],
-    ['a bad type', { providers: { groq: { type: 'gemini', keys: [SECRET] } } }, /providers\.groq\.type must be 'anthropic' or 'openai'/],
+    ['a bad type', { providers: { groq: { type: 'vertex', keys: [SECRET] } } }, /providers\.groq\.type must be one of 'anthropic', 'openai', 'gemini', 'azure', got "vertex"/],
+    ['a type that names an Object method', { providers: { groq: { type: 'toString', keys: [SECRET] } } }, /providers\.groq\.type must be one of/],
+    ['an unknown type lists the types', { providers: { groq: { keys: [SECRET] } } }, /providers\.groq\.type is required for a provider not named after its type \('anthropic', 'openai', 'gemini', 'azure'\)/],
+    [
+      'azure without a base URL',
+      { providers: { azure: { keys: [SECRET] } } },
+      /providers\.azure\.baseURL is required for type 'azure': it has no shared endpoint \(give your resource's, e\.g\. https:\/\/my-resource\.openai\.azure\.com\)/,
+    ],
+    ['a typed azure provider without a base URL', { providers: { eastus: { type: 'azure', keys: [SECRET] } } }, /providers\.eastus\.baseURL is required for type 'azure'/],
+    ['an azure base URL with the api-version query', { providers: { azure: { keys: [SECRET], baseURL: 'https://r.openai.azure.com/openai?api-version=2024-10-21' } } }, /providers\.azure\.baseURL must not contain a query/],
     ['a provider name that is not URL-safe', { providers: { 'open/ai': { type: 'openai', keys: [SECRET] } } }, /providers\.open\/ai: provider names must be URL-safe/],
     ['no keys and byok false', { providers: { copilot: { type: 'openai', keys: [], byok: false } } }, /providers\.copilot has no keys and byok is false/],
     ['no keys and bridge-wide byok false', { providers: { openai: { keys: [] } }, byok: false }, /providers\.openai has no keys and byok is false/],
@@ -90,6 +100,7 @@ describe('options are validated when the bridge is created, naming the option an
     ['a logger without its methods', { providers: { openai: { keys: [SECRET] } }, logger: {} }, /logger must have debug, info, warn, error methods; missing or not a function: debug, info, warn, error/],
     ['console.log as a logger', { providers: { openai: { keys: [SECRET] } }, logger: console.log }, /logger must be an object with debug, info, warn, error methods, got a function/],
     ['a store without its methods', { providers: { openai: { keys: [SECRET] } }, store: {} }, /store must have get, mark, clear methods/],
+    ['a store ready that is not a function', { providers: { openai: { keys: [SECRET] } }, store: { get() {}, mark() {}, clear() {}, ready: 1 } }, /store\.ready must be a function when given/],
     ['a store close that is not a function', { providers: { openai: { keys: [SECRET] } }, store: { get() {}, mark() {}, clear() {}, close: true } }, /store\.close must be a function when given/],
     ['a key used as an option name is masked', { providers: { openai: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'], [SECRET + '-and-more-to-be-long']: 1 } } }, /providers\.openai\.sk-l\.\.\.long is not an option/],
     ['a key used as a provider name is masked', { providers: { [SECRET + '-and-more-to-be-long']: { keys: ['k-aaaaaaaaaaaaaaaaaaaa'] } } }, /providers\.sk-l\.\.\.long\.type is required/],
@@ -100,6 +111,24 @@ describe('options are validated when the bridge is created, naming the option an
       expect(rejection(options)).toMatch(message)
     })
   }
+
+  test('providers named gemini and azure get those types; gemini has a default base URL, azure takes its own', () => {
+    const { providers } = resolveOptions({
+      providers: {
+        gemini: { keys: [SECRET] },
+        azure: { keys: [SECRET + '2'], baseURL: 'https://my-resource.openai.azure.com' },
+        flash: { type: 'gemini', keys: [SECRET + '3'] },
+        westeurope: { type: 'azure', keys: [SECRET + '4'], baseURL: 'https://my-we.openai.azure.com/openai/' },
+      },
+    })
+    const summary = [...providers.values()].map((p) => [p.name, p.dialect.type, p.origin, p.basePath])
+    expect(summary).toEqual([
+      ['gemini', 'gemini', 'https://generativelanguage.googleapis.com', ''],
+      ['azure', 'azure', 'https://my-resource.openai.azure.com', ''],
+      ['flash', 'gemini', 'https://generativelanguage.googleapis.com', ''],
+      ['westeurope', 'azure', 'https://my-we.openai.azure.com', '/openai'],
+    ])
+  })
 
   test('messages start with aibridge:', () => {
     expect(rejection({ providers: { openai: { keys: [''] } } })).toBe('aibridge: providers.openai.keys[0] is empty')

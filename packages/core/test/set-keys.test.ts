@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, echoKey, json, keyServing, rateLimited, type Script } from '../../../test/support/upstream.js'
 import { gate, until } from '../../../test/support/wait.js'
-import { AibridgeOptionError, createBridge, maskKey, MemoryKeyStore, type Bridge } from '../src/index.js'
+import { AibridgeArgumentError, AibridgeOptionError, createBridge, maskKey, MemoryKeyStore, type Bridge } from '../src/index.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 
@@ -42,7 +42,7 @@ describe('setKeys: validation', () => {
     expect(() => b.bridge.setKeys('openai', K2 as unknown as string[])).toThrow(/^aibridge: setKeys: providers\.openai\.keys must be an array of strings, got a \d+-character string \(sk-s\.\.\.-sk2\)$/)
     expect(() => b.bridge.setKeys('strict', [])).toThrow('aibridge: providers.strict has no keys and byok is false: no request could be served')
     expect(() => b.bridge.setKeys('nope', [K2])).toThrow('aibridge: setKeys(provider, keys): no provider "nope" (configured: openai, strict)')
-    expect(() => b.bridge.setKeys(K2, [K2])).toThrow(AibridgeOptionError)
+    expect(() => b.bridge.setKeys(K2, [K2])).toThrow(AibridgeArgumentError)
     expect(states(b.bridge)).toEqual([[maskKey(K1), 'valid']])
     h.up.handle(echoKey)
     expect(await keyServing(`${b.url}/openai/v1/x`)).toBe(K1)

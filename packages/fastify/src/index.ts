@@ -1,9 +1,43 @@
-import { AibridgeOptionError, createBridge, isBridge, mountPrefix, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { isBridge, mountPrefix } from '@aibridge/core/adapter'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
-// Everything a user of this adapter needs from the engine, from one import.
-export * from '@aibridge/core'
+// What a user of this adapter needs from the engine, from one import (core's own list, chosen).
+export {
+  AibridgeArgumentError,
+  AibridgeError,
+  AibridgeKeyNotFoundError,
+  AibridgeOptionError,
+  Bridge,
+  createBridge,
+  DEFAULT_BODY_LIMIT,
+  fingerprint,
+  maskKey,
+  MemoryKeyStore,
+  mergeMarks,
+} from '@aibridge/core'
+export type {
+  BridgeObserver,
+  BridgeOptions,
+  ByokMode,
+  CooldownDefaults,
+  InterceptionRecord,
+  KeyFailure,
+  KeyMark,
+  KeyMarkedEvent,
+  KeyOrder,
+  KeyResetEvent,
+  KeyState,
+  KeyStateStore,
+  Logger,
+  Outcome,
+  PoolExhaustedEvent,
+  ProviderOptions,
+  ProviderType,
+  TimeoutOptions,
+  TokenUsage,
+} from '@aibridge/core'
 
 interface MountOptions {
   /**
@@ -60,9 +94,11 @@ function sharedBridge(options: AibridgeFastifySharedOptions): Bridge {
   if (!isBridge(bridge)) {
     fail('bridge must be a Bridge made by createBridge() of @aibridge/core')
   }
+  // Everything else is refused, a misspelt prefix (`prefx`) included: it must not mount at the root.
   const extra = Object.keys(withoutRegisterOptions(options)).filter((k) => k !== 'bridge')
   if (extra.length > 0) {
-    fail(`bridge cannot be combined with bridge options (${extra.join(', ')}): give them to createBridge()`)
+    const near = extra.find((k) => /^pre|fix$/i.test(k))
+    fail(`bridge cannot be combined with bridge options (${extra.join(', ')}): give them to createBridge()${near ? ` (did you mean prefix instead of ${near}?)` : ''}`)
   }
   return bridge
 }
