@@ -65,6 +65,21 @@ describe('authenticate: the token in the provider header', () => {
     expectNoToken([b.records, b.logs])
   })
 
+  test("Gemini: the token in x-goog-api-key or in the key query parameter, neither sent upstream", async () => {
+    const b = await bridge({ providers: { gemini: { keys: [K1], baseURL: h.up.url } } })
+    const path = '/gemini/v1beta/models/gemini-2.5-flash:generateContent'
+    expect((await post(b.url, path, {}, { 'x-goog-api-key': ALICE })).status).toBe(200)
+    expect((await post(b.url, `${path}?alt=sse&key=${encodeURIComponent(BOB)}`, {})).status).toBe(200)
+    expect(b.calls.map((c) => c.token)).toEqual([ALICE, BOB])
+    expect(h.up.requests.map((s) => [s.url, s.headers['x-goog-api-key']])).toEqual([
+      ['/v1beta/models/gemini-2.5-flash:generateContent', K1],
+      ['/v1beta/models/gemini-2.5-flash:generateContent?alt=sse', K1],
+    ])
+    const records = await b.waitForRecords(2)
+    expect(records.map((r) => r.principal)).toEqual(['user-alice', 'user-bob'])
+    expectNoToken([b.records, b.logs])
+  })
+
   test('the official SDKs send the host token as their API key, and records say who spent what', async () => {
     const b = await bridge()
     const openai = new OpenAI({ baseURL: `${b.url}/openai/v1`, apiKey: ALICE, maxRetries: 0 })

@@ -80,6 +80,14 @@ describe('bridge.fetch: credentials', () => {
     expect(record).toMatchObject({ credentialKind: 'centralized', credentialHint: maskKey(K1), path: '/v1/chat/completions', method: 'POST', status: 200, outcome: 'ok', principal: null })
   })
 
+  test("a Gemini caller's key in the query is dropped too, the rest of the query kept", async () => {
+    const b = await h.start({ providers: { gemini: { keys: [K1], baseURL: h.up.url } } })
+    h.up.handle(json(200, {}))
+    await b.bridge.fetch('gemini')(`http://x/v1beta/models/m:generateContent?key=${CALLER}&alt=sse`, { method: 'POST', body: '{}', headers: { 'x-goog-api-key': CALLER } })
+    expect(h.up.requests[0]!.url).toBe('/v1beta/models/m:generateContent?alt=sse')
+    expect(h.up.requests[0]!.headers['x-goog-api-key']).toBe(K1)
+  })
+
   test('the Anthropic dialect gets its key as x-api-key, the caller\'s Authorization dropped', async () => {
     const { bridge: br } = await bridge()
     h.up.handle(json(200, {}))
