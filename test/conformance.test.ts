@@ -325,6 +325,34 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'authenticate: host tokens accepted, refused and attributed, and BYOK beside them with x-aibridge-token',
+    async run(ctx) {
+      const TOKEN = 'gw-conformance-token-Qz81Lp0Mn2'
+      await ctx.remount({ authenticate: async (token) => (token === TOKEN ? { id: 'user-1' } : null) })
+      const params = { model: 'claude-sim-1', max_tokens: 16, messages: [{ role: 'user' as const, content: 'token' }] }
+      const message = await anthropicClient(ctx.url('anthropic'), TOKEN).messages.create(params)
+      expect(message.content[0]).toMatchObject({ type: 'text' })
+      const refused = await anthropicClient(ctx.url('anthropic'), 'gw-not-a-token-at-all').messages.create(params).catch((e: unknown) => e)
+      expect((refused as { status?: number }).status).toBe(401)
+      // The client's own key in the provider header, the host token beside it: BYOK, attributed.
+      const own = await fetch(ctx.url('anthropic', '/v1/messages'), {
+        method: 'POST',
+        headers: { ...json, 'anthropic-version': '2023-06-01', 'x-api-key': CLIENT_KEY, 'x-aibridge-token': TOKEN },
+        body: messageBody('mine'),
+      })
+      await own.arrayBuffer()
+      expect(ctx.sim.requests.map((r) => r.key)).toEqual([A1, CLIENT_KEY])
+      for (const r of ctx.sim.requests) expect(JSON.stringify(r.headers)).not.toContain(TOKEN)
+      const records = await ctx.recorded(3)
+      expect(records.map((r) => [r.status === 401 ? 401 : 'sent', r.outcome === 'rejected' ? 'rejected' : 'served', r.principal, r.credentialKind])).toEqual([
+        ['sent', 'served', 'user-1', 'centralized'],
+        [401, 'rejected', null, 'centralized'],
+        [own.status === 401 ? 401 : 'sent', 'served', 'user-1', 'byok'],
+      ])
+      expect(JSON.stringify(ctx.records) + ctx.logs.join('\n')).not.toContain(TOKEN)
+    },
+  },
+  {
     name: 'an SDK stream raises an error when the provider dies mid-way',
     async run(ctx) {
       ctx.sim.fault(O1, { kind: 'die_mid_stream', afterEvents: 2 })

@@ -26,6 +26,7 @@ import koaBridge from '@aibridge/koa'
 import fastifyBridge from '@aibridge/fastify'
 import { redisStore, type RedisStoreOptions } from '@aibridge/redis'
 import { Cluster, Redis } from 'ioredis'
+import OpenAI from 'openai'
 
 const providers = { anthropic: { keys: ['k1-aaaaaaaaaaaaaaaaaaaa'] }, openai: { keys: ['k2-bbbbbbbbbbbbbbbbbbbb'] } }
 const seen: Outcome[] = []
@@ -81,6 +82,13 @@ const origin: string | undefined = spanning.keyStates().azure?.[0]?.origin
 void origin
 // @ts-expect-error a key object names its key 'key'
 createBridge({ providers: { azure: { keys: [{ secret: 'k5-eeeeeeeeeeeeeeeeeeee' }] } } })
+// In-process SDK calls, keys at run time, host tokens.
+const viaPool = new OpenAI({ apiKey: 'pool', fetch: shared.fetch('openai') })
+void viaPool
+shared.setKeys('openai', ['k3-cccccccccccccccccccc'])
+createBridge({ providers, authenticate: async (token) => (token === 't' ? { id: 'u', plan: 'pro' } : null) })
+// @ts-expect-error a principal needs an id
+createBridge({ providers, authenticate: () => ({ name: 'x' }) })
 `
 
 let dir: string

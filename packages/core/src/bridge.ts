@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, type Dispatcher } from 'undici'
 import { clientHead, BodyStream, relayBody, responseSink } from './deliver.js'
-import { AibridgeArgumentError, AibridgeKeyNotFoundError } from './errors.js'
+import { AibridgeArgumentError, AibridgeKeyNotFoundError, describeOptionValue } from './errors.js'
 import { Exchange, type Provider } from './exchange.js'
 import type { Engine, Settled } from './failover.js'
+import { fetchFront, type BridgeFetch, type FetchHost } from './fetch-front.js'
 import { KeyPool, type KeyState } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
 import { safeLogger, silentLogger } from './logger.js'
 import { describeError, serveNodeRequest } from './node-front.js'
 import { checkObserver, Observers, type BridgeObserver } from './observer.js'
-import { resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
+import { resolveNewKeys, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
 import { splitTarget, type Target } from './path.js'
 import { copyRecord, type InterceptionRecord } from './record.js'
 import type { BridgeResponse } from './respond.js'
@@ -53,6 +54,8 @@ export class Bridge {
   #active = 0
   #drained: (() => void) | undefined
 
+  readonly #fetchHost: FetchHost
+
   constructor(options: BridgeOptions) {
     const resolved: ResolvedOptions = resolveOptions(options)
     const logger = safeLogger(options.logger)
@@ -74,6 +77,14 @@ export class Bridge {
       this.#providers.set(config.name, { config, pool, dispatcher })
     }
     if (agent) this.#own.push(agent)
+    const bridge = this
+    this.#fetchHost = {
+      engine: this.#engine,
+      get closed() {
+        return bridge.#closed
+      },
+      track: (ex) => this.#track(ex),
+    }
   }
 
   /**
@@ -160,13 +171,24 @@ export class Bridge {
     // 'finish', not res.writableFinished: a response double such as Fastify's inject() (light-my-request)
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
-    this.#active++
+    const end = this.#track(ex)
     res.once('close', () => {
       if (!ex.finished) ex.leave()
-      if (--this.#active === 0) this.#drained?.()
-      this.#emit(ex)
+      end()
     })
     return ex
+  }
+
+  /** Counts a request as in flight until the returned function ends it: its record goes out, then close() may go on. */
+  #track(ex: Exchange): () => void {
+    this.#active++
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      this.#emit(ex)
+      if (--this.#active === 0) this.#drained?.()
+    }
   }
 
   #emit(ex: Exchange): void {
@@ -192,6 +214,41 @@ export class Bridge {
     } catch (err) {
       logger.error({ err: describeError(err) }, 'aibridge: onInterception threw')
     }
+  }
+
+  /**
+   * A fetch-compatible function served by `provider`'s pool, for SDKs called from inside the app
+   * (`new OpenAI({ apiKey: 'pool', fetch: bridge.fetch('openai') })`): the same failover, records and
+   * events as a request through the mount, without an HTTP hop. The URL's path and query are the
+   * provider path (its origin is ignored); credentials the caller sends are dropped. Throws
+   * AibridgeArgumentError for a provider that is not configured.
+   */
+  fetch(provider: string): BridgeFetch {
+    return fetchFront(this.#fetchHost, this.#configured('fetch(provider)', provider))
+  }
+
+  /**
+   * Replaces a provider's pool, validated as at creation. Keys that stay keep their state (it lives in
+   * the store under the key's id); new keys start valid; removed keys are no longer chosen, though a
+   * request already failing over finishes its walk over the keys it started with. `keyStates()` shows
+   * the new pool at once.
+   */
+  setKeys(provider: string, keys: readonly string[]): void {
+    const p = this.#configured('setKeys(provider, keys)', provider)
+    const secrets = resolveNewKeys(p.config, keys)
+    const { added, removed } = p.pool.replace(secrets)
+    p.config.keys = secrets
+    this.#engine.logger.info(
+      { provider, keys: p.pool.keys.length, added: added.map((k) => k.hint), removed: removed.map((k) => k.hint) },
+      'aibridge: keys replaced',
+    )
+  }
+
+  /** The provider named `name`; AibridgeArgumentError naming the method otherwise. */
+  #configured(method: string, name: unknown): Provider {
+    const p = typeof name === 'string' ? this.#providers.get(name) : undefined
+    if (!p) throw new AibridgeArgumentError(`${method}: no provider ${describeOptionValue(name)} (configured: ${this.providerNames.join(', ')})`)
+    return p
   }
 
   /** The configured providers' names: the first path segment each answers on. */

@@ -96,3 +96,81 @@ export class BodyStream extends Readable implements BodySink {
     callback(err)
   }
 }
+
+/** How a `WebBody` ends, for the fetch front's bookkeeping. */
+export interface WebBodyEvents {
+  /** The body reached the stream whole (`complete`), or ended broken or cancelled. Called once. */
+  closed(complete: boolean): void
+  /** The reader cancelled the stream (before it closed): the upstream request must stop. */
+  cancelled(): void
+  /** What the reader sees as the error of a body that broke off (`cause`: the upstream's error). */
+  failure(cause: Error): unknown
+}
+
+// A Response body buffers this much before the upstream socket is paused (about what a node:http
+// response holds before write() says to wait).
+const WEB_BODY_HIGH_WATER_MARK = 64 * 1024
+
+/**
+ * The fetch front's sink: a web ReadableStream that a Response carries. It is pull-based: once the
+ * stream holds more than its high-water mark the upstream call is paused, and the reader's next pull
+ * resumes it. Cancelling the stream aborts the upstream request; a body that breaks errors the
+ * stream (an SSE stream gets its error event and a clean end from the relay instead).
+ */
+export class WebBody implements BodySink {
+  readonly stream: ReadableStream<Uint8Array>
+  readonly #events: WebBodyEvents
+  #controller!: ReadableStreamDefaultController<Uint8Array>
+  #open = true
+  #paused = false
+
+  constructor(call: UpstreamCall, events: WebBodyEvents) {
+    this.#events = events
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller
+        },
+        pull: () => {
+          if (!this.#paused) return
+          this.#paused = false
+          call.resume()
+        },
+        cancel: () => {
+          if (!this.#close()) return
+          this.#events.cancelled()
+          this.#events.closed(false)
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: WEB_BODY_HIGH_WATER_MARK }),
+    )
+  }
+
+  write(chunk: Buffer): boolean {
+    // After a cancel the upstream is being aborted: what still arrives has no reader.
+    if (!this.#open) return true
+    this.#controller.enqueue(chunk)
+    if (this.#controller.desiredSize! > 0) return true
+    this.#paused = true
+    return false
+  }
+
+  end(): void {
+    if (!this.#close()) return
+    this.#controller.close()
+    this.#events.closed(true)
+  }
+
+  fail(cause: Error): void {
+    if (!this.#close()) return
+    this.#controller.error(this.#events.failure(cause))
+    this.#events.closed(false)
+  }
+
+  /** True the first time: the stream ends once, whichever way. */
+  #close(): boolean {
+    if (!this.#open) return false
+    this.#open = false
+    return true
+  }
+}

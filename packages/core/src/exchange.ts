@@ -36,6 +36,7 @@ export class Exchange {
       method,
       path: target.rest || '/',
       credentialKind: 'centralized',
+      principal: null,
       credentialHint: null,
       keysTried: [],
       attempts: 0,

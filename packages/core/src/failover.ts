@@ -137,6 +137,7 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
         status: mark.status ?? call.status,
         at: mark.at,
         requestId: record.id,
+        principal: record.principal,
       })
     }
     // The failed answer is not the client's. Draining a small body keeps the connection alive; past
@@ -157,6 +158,7 @@ function exhausted(engine: Engine, ex: Exchange, e: Parameters<typeof exhaustedR
       kind: response.status === 429 ? 'rate_limited' : 'unauthorized',
       retryAfterSeconds: retryAfter === undefined ? null : Number(retryAfter),
       requestId: ex.record.id,
+      principal: ex.record.principal,
       at: Date.now(),
     })
   }

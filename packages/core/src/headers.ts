@@ -1,9 +1,14 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { decodableAcceptEncoding } from './encoding.js'
 
+/** Where a client sends the host's own token when its provider header carries its own provider key (BYOK with `authenticate`). */
+export const TOKEN_HEADER = 'x-aibridge-token'
+
 // RFC 9110 section 7.6.1 hop-by-hop fields, plus the ones a proxy must not pass on:
-// framing (recomputed), routing (Host, Forwarded, X-Forwarded-*), and the client's cookies.
+// framing (recomputed), routing (Host, Forwarded, X-Forwarded-*), the client's cookies, and the
+// host's own token, which is never the provider's business (with or without `authenticate`).
 const REQUEST_DROP = new Set([
+  TOKEN_HEADER,
   'connection',
   'keep-alive',
   'proxy-connection',

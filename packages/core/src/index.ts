@@ -1,5 +1,7 @@
 export { Bridge, createBridge } from './bridge.js'
 export type { DispatchOptions, HandleOptions, NextFunction } from './bridge.js'
+export type { BridgeFetch } from './fetch-front.js'
+export type { Authenticate, Principal } from './authenticate.js'
 export type { BridgeResponse } from './respond.js'
 export { maskKey, fingerprint } from './mask.js'
 export { MemoryKeyStore, mergeMarks } from './key-store.js'

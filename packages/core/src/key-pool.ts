@@ -61,12 +61,20 @@ export interface Exhaustion {
   total: number
 }
 
+function poolKey(spec: KeySpec): PoolKey {
+  return { ...spec, id: fingerprint(spec.secret), hint: maskKey(spec.secret) }
+}
+
+function sameRoute(a: KeySpec, b: KeySpec): boolean {
+  return JSON.stringify([a.endpoint ?? null, a.headers ?? null]) === JSON.stringify([b.endpoint ?? null, b.headers ?? null])
+}
+
 /**
  * A provider's keys and their state. State is derived from deadlines held in the store, so a
  * cooldown ends by itself without a timer; every request walks the keys with its own `KeyWalk`.
  */
 export class KeyPool {
-  readonly keys: readonly PoolKey[]
+  #keys: readonly PoolKey[]
   #next = 0
 
   constructor(
@@ -77,7 +85,32 @@ export class KeyPool {
     readonly store: KeyStateStore,
     readonly onStoreError: (op: 'get' | 'mark' | 'clear', err: unknown) => void = () => {},
   ) {
-    this.keys = specs.map((spec) => ({ ...spec, id: fingerprint(spec.secret), hint: maskKey(spec.secret) }))
+    this.#keys = specs.map(poolKey)
+  }
+
+  /** The keys in order, primary first. Replaced whole by `replace`, never changed in place: a walk keeps the list it started with. */
+  get keys(): readonly PoolKey[] {
+    return this.#keys
+  }
+
+  /**
+   * Makes `specs` the pool. A key that stays (same key, same endpoint and headers) keeps its state, which lives in the store under its id
+   * (a fingerprint, so the same in every process); a new key starts valid, unless the store already
+   * holds a mark for it. A removed key's mark is left in the store: other processes may still use it.
+   */
+  replace(specs: readonly KeySpec[]): { added: PoolKey[]; removed: PoolKey[] } {
+    const old = new Map(this.#keys.map((k) => [k.secret, k]))
+    // A key that moved to another endpoint (or changed its headers) is rebuilt; its state stays (same id).
+    const same = (k: PoolKey | undefined, spec: KeySpec): k is PoolKey => k !== undefined && sameRoute(k, spec)
+    const keys = specs.map((spec) => {
+      const was = old.get(spec.secret)
+      return same(was, spec) ? was : poolKey(spec)
+    })
+    const kept = new Set(keys)
+    const removed = this.#keys.filter((k) => !kept.has(k))
+    const added = keys.filter((k) => !old.has(k.secret))
+    this.#keys = keys
+    return { added, removed }
   }
 
   // A custom (shared, networked) store may throw or return a rejected promise although its methods
@@ -107,10 +140,11 @@ export class KeyPool {
 
   /** A request's own pass over the pool (see KeyWalk). */
   walk(): KeyWalk {
-    const n = this.keys.length
+    const keys = this.#keys
+    const n = keys.length
     const start = this.order === 'round-robin' && n > 0 ? this.#next++ % n : 0
     if (this.#next >= Number.MAX_SAFE_INTEGER) this.#next = 0
-    return new KeyWalk(this, start)
+    return new KeyWalk(this, keys, start)
   }
 
   /**
@@ -175,10 +209,10 @@ export class KeyPool {
    * request saw itself: they count even when their mark has already run out (a 429 with
    * `Retry-After: 0`) or was cleared meanwhile, so the answer says what the request met.
    */
-  exhaustion(own?: ReadonlyMap<PoolKey, KeyMark>, now = Date.now()): Exhaustion {
-    const e: Exhaustion = { rateLimited: 0, quota: 0, auth: 0, total: this.keys.length }
+  exhaustion(own?: ReadonlyMap<PoolKey, KeyMark>, now = Date.now(), keys = this.#keys): Exhaustion {
+    const e: Exhaustion = { rateLimited: 0, quota: 0, auth: 0, total: keys.length }
     let soonest = Infinity
-    for (const key of this.keys) {
+    for (const key of keys) {
       const active = this.#activeMark(key, now)
       const seen = own?.get(key)
       // The longer of the two: another request may have marked the key for longer since.
@@ -197,22 +231,25 @@ export class KeyPool {
 /**
  * A request's own pass over the pool: each `next()` is the first key, in the pool's order from the
  * walk's start, that this request has not tried and that is usable now, so a key whose cooldown ends
- * while the request is failing over is still tried. Each key at most once per request.
+ * while the request is failing over is still tried. Each key at most once per request. A walk keeps
+ * the keys the pool had when it started: a request in flight when the keys are replaced finishes on them.
  */
 export class KeyWalk {
   readonly #pool: KeyPool
+  readonly #keys: readonly PoolKey[]
   readonly #start: number
   readonly #tried: boolean[]
   #failures: Map<PoolKey, KeyMark> | undefined
 
-  constructor(pool: KeyPool, start: number) {
+  constructor(pool: KeyPool, keys: readonly PoolKey[], start: number) {
     this.#pool = pool
+    this.#keys = keys
     this.#start = start
-    this.#tried = new Array<boolean>(pool.keys.length).fill(false)
+    this.#tried = new Array<boolean>(keys.length).fill(false)
   }
 
   next(): PoolKey | undefined {
-    const { keys } = this.#pool
+    const keys = this.#keys
     const n = keys.length
     const now = Date.now()
     for (let offset = 0; offset < n; offset++) {
@@ -236,6 +273,6 @@ export class KeyWalk {
 
   /** Why this request found no key: its own failures and the others' current marks. */
   exhaustion(): Exhaustion {
-    return this.#pool.exhaustion(this.#failures)
+    return this.#pool.exhaustion(this.#failures, Date.now(), this.#keys)
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { authenticateRequest } from './authenticate.js'
 import { BodyStreamError, BodyTooLargeError, ClientGoneError, HostBodyError, requestBody } from './body.js'
 import { usesOwnCredential } from './byok.js'
 import type { Exchange } from './exchange.js'
@@ -39,9 +40,20 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   const hostile = hostilePath(target)
   if (hostile) return rejected(ex, 400, 'invalid_request', `invalid path: ${hostile}`)
 
-  const byok = usesOwnCredential(config, req.headers, target.search, req)
+  // With `authenticate`, the provider header holds the host's token unless the client put the token in
+  // x-aibridge-token: only then may a provider credential be the client's own (BYOK).
+  const { authenticate } = engine.options
+  let byokAllowed = true
+  if (authenticate) {
+    const auth = await authenticateRequest(engine, ex, req, target, authenticate)
+    if (auth.response) return auth
+    if (ex.clientGone) return gone(ex)
+    byokAllowed = auth.byokSignalled
+  }
+  const byok = byokAllowed && usesOwnCredential(config, req.headers, target.search, req)
   if (!byok && pool.keys.length === 0) {
-    return rejected(ex, 401, 'authentication', `provider '${config.name}' has no key pool: send your own credential`)
+    const how = authenticate ? 'send your own provider credential, with your token in x-aibridge-token' : 'send your own credential'
+    return rejected(ex, 401, 'authentication', `provider '${config.name}' has no key pool: ${how}`)
   }
   if (byok && config.origin === undefined) {
     ex.record.credentialKind = 'byok'

@@ -21,6 +21,8 @@ export interface KeyMarkedEvent {
   at: number
   /** The request that met the failure. */
   requestId: string
+  /** The principal `authenticate` gave that request; null without `authenticate`. */
+  principal: string | null
 }
 
 /** A key was put back into service with `resetKey`. */
@@ -41,6 +43,8 @@ export interface PoolExhaustedEvent {
   /** The Retry-After the client was given, for `rate_limited`. */
   retryAfterSeconds: number | null
   requestId: string
+  /** The principal `authenticate` gave the request; null without `authenticate`. */
+  principal: string | null
   at: number
 }
 

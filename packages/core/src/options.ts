@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Dispatcher } from 'undici'
+import type { Authenticate } from './authenticate.js'
 import { AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
 import type { CooldownOptions, KeyEndpoint, KeyOrder, KeySpec } from './key-pool.js'
 import { isHeaderValue, refusedExtraHeader } from './headers.js'
@@ -115,6 +116,14 @@ export interface BridgeOptions {
   store?: KeyStateStore
   /** Called once per handled request when it ends. Exceptions are logged, never thrown. */
   onInterception?: (record: InterceptionRecord) => void
+  /**
+   * Checks the host's own token on every request through the mount (not `bridge.fetch`). The token is
+   * what the client sends as its provider API key (`x-api-key`, `Authorization: Bearer`, `api-key`),
+   * or `x-aibridge-token` when its provider header carries its own provider key (BYOK). Return a
+   * principal (`{ id }`, which goes into records and events), or null or false to refuse (401). May be
+   * async; one that throws or rejects fails the request with a 500. @default none (no check)
+   */
+  authenticate?: Authenticate
 }
 
 export interface ResolvedProvider {
@@ -133,6 +142,7 @@ export interface ResolvedProvider {
 
 export interface ResolvedOptions {
   providers: Map<string, ResolvedProvider>
+  authenticate: Authenticate | undefined
   bodyLimit: number
   timeouts: Required<TimeoutOptions>
   cooldowns: CooldownOptions
@@ -298,6 +308,19 @@ function extraHeaders(value: unknown, at: string): Record<string, string> | unde
   return any ? out : undefined
 }
 
+/** A provider's pool, at creation or from `setKeys`: `at` is `providers.{name}`. */
+function poolKeys(value: unknown, at: string, byok: ByokMode, provider: KeyContext): KeySpec[] {
+  const keys = resolveKeys(value, `${at}.keys`, provider)
+  if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
+  return keys
+}
+
+/** Validates the keys given to `setKeys` as creation validates `providers.{name}.keys`, with the same messages. */
+export function resolveNewKeys(provider: ResolvedProvider, value: unknown): KeySpec[] {
+  if (!Array.isArray(value)) fail(`setKeys: providers.${describeOptionName(provider.name)}.keys must be an array of keys, got ${describeOptionValue(value)}`)
+  return poolKeys(value, `providers.${describeOptionName(provider.name)}`, provider.byok, provider)
+}
+
 /** A base URL: the provider's (`value` undefined takes the dialect's default) or a key's. */
 function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): KeyEndpoint {
   const raw = value ?? dialect.defaultBaseURL
@@ -323,7 +346,7 @@ function everyKeyHasBaseURL(keys: unknown): boolean {
 
 const TYPE_LIST = providerTypes.map((t) => `'${t}'`).join(', ')
 
-const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
+const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception', 'authenticate'] as const
 const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher', 'includeStreamUsage'] as const
 const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs', 'streamStartMs'] as const
 const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
@@ -336,6 +359,9 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   functions(options.store, 'store', ['get', 'mark', 'clear'], ['close', 'ready', 'useLogger'])
   if (options.onInterception !== undefined && typeof options.onInterception !== 'function') {
     fail(`onInterception must be a function, got ${describeOptionValue(options.onInterception)}`)
+  }
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+    fail(`authenticate must be a function (token, req) => principal | null, got ${describeOptionValue(options.authenticate)}`)
   }
   const { providers } = options
   if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
@@ -360,9 +386,8 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     // Azure has no shared endpoint: the provider's baseURL may be left out when every key brings one.
     const base = p.baseURL === undefined && dialect.defaultBaseURL === undefined && everyKeyHasBaseURL(p.keys) ? undefined : resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect)
     const endpoint: KeyContext = { dialect, origin: base?.origin, basePath: base?.basePath ?? '' }
-    const keys = resolveKeys(p.keys, `${at}.keys`, endpoint)
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
-    if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
+    const keys = poolKeys(p.keys, at, byok, endpoint)
     resolved.set(name, {
       name,
       ...endpoint,
@@ -378,6 +403,7 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   const c = section(options.cooldowns, 'cooldowns', COOLDOWNS)
   return {
     providers: resolved,
+    authenticate: options.authenticate,
     bodyLimit: positive(options.bodyLimit, 'bodyLimit', DEFAULT_BODY_LIMIT, 'bytes'),
     timeouts: {
       connectMs: timer(t.connectMs, 'timeouts.connectMs', 10_000),

@@ -38,6 +38,8 @@ export interface InterceptionRecord {
   /** The path after the provider segment, without the query string (which may hold secrets). */
   path: string
   credentialKind: 'centralized' | 'byok'
+  /** The `id` of the principal the `authenticate` option returned for the request's token; null without `authenticate` (and for `bridge.fetch`). */
+  principal: string | null
   /** Hint of the key that served the request, or of the last key tried; null for BYOK or when no key was tried. */
   credentialHint: string | null
   /** Hints of the pool keys tried, in order. */

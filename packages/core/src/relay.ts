@@ -5,8 +5,8 @@ export interface BodySink {
   /** false: the client is slow; the sink calls the `drain` callback it was given when it can take more. */
   write(chunk: Buffer): boolean
   end(): void
-  /** Ends the client's response as broken: a reset connection (node), an erroring stream (fetch). */
-  fail(): void
+  /** Ends the client's response as broken: a reset connection (node), an erroring stream (fetch); `cause` is why. */
+  fail(cause: Error): void
 }
 
 export interface RelayOptions {
@@ -89,13 +89,13 @@ export class BodyRelay implements BodyConsumer {
   error(err: Error): void {
     this.#options.onDone?.()
     if (this.#options.clientGone()) {
-      this.#sink.fail()
+      this.#sink.fail(err)
       return
     }
     const event = this.#options.sseErrorEvent
     this.#options.onTruncated(err, event !== undefined)
     if (!event) {
-      this.#sink.fail()
+      this.#sink.fail(err)
       return
     }
     // The half event held back is dropped; one sent unfinished (over the hold limit) is closed first

@@ -39,7 +39,7 @@ describe('bridge.observe', () => {
     const res = await post(b.url, '/anthropic/v1/messages', {})
     expect(res.status).toBe(429)
     await until(() => seen.ended.length === 2)
-    expect(seen.exhausted).toEqual([{ provider: 'anthropic', kind: 'rate_limited', retryAfterSeconds: Number(res.headers['retry-after']), requestId: seen.ended[1]!.id, at: expect.any(Number) }])
+    expect(seen.exhausted).toEqual([{ provider: 'anthropic', kind: 'rate_limited', retryAfterSeconds: Number(res.headers['retry-after']), requestId: seen.ended[1]!.id, principal: null, at: expect.any(Number) }])
 
     b.bridge.resetKey('anthropic', maskKey(K1))
     expect(seen.reset).toEqual([{ provider: 'anthropic', keyId: seen.marked[0]!.keyId, hint: maskKey(K1), at: expect.any(Number) }])

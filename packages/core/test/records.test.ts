@@ -23,6 +23,7 @@ describe('onInterception gets one record per request', () => {
       method: 'POST',
       path: '/v1/chat/completions',
       credentialKind: 'centralized',
+      principal: null,
       credentialHint: maskKey(K1),
       keysTried: [maskKey(K1)],
       attempts: 1,

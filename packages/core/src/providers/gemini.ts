@@ -114,7 +114,7 @@ function isKeyParam(pair: string): boolean {
 }
 
 /** The raw value of the first `key` parameter, or undefined when there is none. */
-function keyParam(search: string): string | undefined {
+export function keyParam(search: string): string | undefined {
   const pair = search.slice(1).split('&').find(isKeyParam)
   return pair === undefined ? undefined : splitPair(pair)[1]
 }
