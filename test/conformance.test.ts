@@ -6,10 +6,7 @@
 import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord } from '@aibridge/core'
 import { startSimulator, type Simulator } from '@aibridge/simulator'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { expressMount, express4Mount } from './mounts/express.js'
-import { fastifyMount } from './mounts/fastify.js'
-import { koaMount } from './mounts/koa.js'
-import { nodeMount } from './mounts/node.js'
+import { mounts } from './mounts/index.js'
 import type { Mount, Mounted } from './mounts/types.js'
 import { anthropicClient, openaiClient } from './support/clients.js'
 import { raw, readRest, readUntil } from './support/http.js'
@@ -20,8 +17,6 @@ const O1 = 'sk-proj-CONFORMANCE-PRIMARY-cccc3333'
 const O2 = 'sk-proj-CONFORMANCE-SECOND-dddd4444'
 const CLIENT_KEY = 'sk-ant-api03-CLIENT-OWN-KEY-eeee5555'
 const POOL_KEYS = [A1, A2, O1, O2]
-
-const mounts: Mount[] = [nodeMount, expressMount, express4Mount, koaMount, fastifyMount]
 
 interface Ctx {
   sim: Simulator

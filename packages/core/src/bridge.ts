@@ -12,6 +12,7 @@ import { checkObserver, Observers, type BridgeObserver } from './observer.js'
 import { resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
 import { splitTarget, type Target } from './path.js'
 import { copyRecord, type InterceptionRecord } from './record.js'
+import { onRequestEnd } from './request-end.js'
 import type { BridgeResponse } from './respond.js'
 
 export type NextFunction = (err?: unknown) => void
@@ -161,7 +162,7 @@ export class Bridge {
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
     this.#active++
-    res.once('close', () => {
+    onRequestEnd(req, res, () => {
       if (!ex.finished) ex.leave()
       if (--this.#active === 0) this.#drained?.()
       this.#emit(ex)
