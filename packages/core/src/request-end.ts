@@ -1,4 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+
+// The exchanges of each connection still waiting for their end. One 'close' listener per connection
+// serves them all: a client may pipeline any number of requests in one write.
+const waiting = new WeakMap<Socket, Set<() => void>>()
+
+/** Runs `fn` when `socket` closes; returns the function that takes it back. */
+function onConnectionClose(socket: Socket, fn: () => void): () => void {
+  let pending = waiting.get(socket)
+  if (!pending) {
+    const fns = new Set<() => void>()
+    pending = fns
+    waiting.set(socket, fns)
+    socket.once('close', () => {
+      waiting.delete(socket)
+      for (const f of fns) f()
+    })
+  }
+  pending.add(fn)
+  return () => void waiting.get(socket)?.delete(fn)
+}
 
 /**
  * Calls `onEnd` once, when the exchange of `req` and `res` is over however its connection ended:
@@ -11,16 +32,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
  * been read, connection or not. The connection's own 'close' is the one signal left.
  */
 export function onRequestEnd(req: IncomingMessage, res: ServerResponse, onEnd: () => void): void {
-  // A response double (Fastify's inject()) may sit on a stand-in socket that never closes: its
-  // response's 'close' then ends the exchange as usual.
-  const socket = req.socket as IncomingMessage['socket'] | null | undefined
   let ended = false
+  let forget = (): void => {}
   const end = (): void => {
     if (ended) return
     ended = true
     res.off('close', end)
-    // A keep-alive connection serves many requests: each one's listener goes when it ends.
-    socket?.off('close', connectionClosed)
+    forget()
     onEnd()
   }
   const connectionClosed = (): void => {
@@ -29,8 +47,11 @@ export function onRequestEnd(req: IncomingMessage, res: ServerResponse, onEnd: (
     end()
   }
   res.once('close', end)
+  // A response double (Fastify's inject()) may sit on a stand-in socket that never closes: its
+  // response's 'close' then ends the exchange as usual.
+  const socket = req.socket as Socket | null | undefined
   if (!socket) return
   // Closed before the exchange got here (a slow host middleware ran first): no 'close' will come.
   if (socket.destroyed) process.nextTick(connectionClosed)
-  else socket.once('close', connectionClosed)
+  else forget = onConnectionClose(socket, connectionClosed)
 }

@@ -95,3 +95,22 @@ it('leaves no listener on a keep-alive connection for the requests it has served
   expect(counts).toHaveLength(15)
   expect(new Set(counts).size).toBe(1)
 })
+
+it('ends every one of many pipelined requests when the client hangs up, with no listener-leak warning', async () => {
+  const warnings: Error[] = []
+  const onWarning = (w: Error): void => void warnings.push(w)
+  process.on('warning', onWarning)
+  try {
+    const { base, ended } = await serving((req) => req.resume())
+    const client = await pipelined(base, Array.from({ length: 30 }, (_, i) => postBytes(`/r${i}`)).join(''))
+    await sleep(50)
+    client.hangUp()
+    await until(() => ended.length === 30, 5000, () => `30 ends, got ${ended.length}`)
+    // Warnings are emitted on the next tick.
+    await sleep(20)
+    expect(ended.every((e) => e.calls === 1)).toBe(true)
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning')
+  } finally {
+    process.off('warning', onWarning)
+  }
+})
