@@ -70,7 +70,7 @@ describe.each(mounts.map((m) => [m.name, m] as const))('pipelining on %s', (_nam
     expect(records).toHaveLength(2)
   }
 
-  async function hangUpOnce(client: PipelinedClient): Promise<void> {
+  async function hangUpAndWait(client: PipelinedClient): Promise<void> {
     client.hangUp()
     await client.closed
   }
@@ -91,7 +91,7 @@ describe.each(mounts.map((m) => [m.name, m] as const))('pipelining on %s', (_nam
     t.up.handle(answerAfter(50, left.promise))
     const client = await pipelined(base, pair())
     await t.up.waitFor(2)
-    await hangUpOnce(client)
+    await hangUpAndWait(client)
     left.open()
     await bothEndAndCloseResolves()
     expect(recordOf(FIRST)).toMatchObject({ outcome: 'client_aborted', status: null })
@@ -104,7 +104,7 @@ describe.each(mounts.map((m) => [m.name, m] as const))('pipelining on %s', (_nam
     t.up.handle(hang)
     const client = await pipelined(base, pair())
     await t.up.waitFor(2)
-    await hangUpOnce(client)
+    await hangUpAndWait(client)
     for (const path of [FIRST, SECOND]) {
       const seen = upstreamSeen(path)
       await within(seen.closed, PROMPTLY, `upstream ${path} closed`)
@@ -123,7 +123,7 @@ describe.each(mounts.map((m) => [m.name, m] as const))('pipelining on %s', (_nam
     // Give the bridge a moment to queue the second answer behind the first (setup, not an assertion).
     await sleep(20)
     expect(client.statuses()).toEqual([])
-    await hangUpOnce(client)
+    await hangUpAndWait(client)
     const first = upstreamSeen(FIRST)
     await within(first.closed, PROMPTLY, 'first upstream request closed')
     expect(first.aborted).toBe(true)
@@ -154,7 +154,7 @@ describe.each(mounts.map((m) => [m.name, m] as const))('pipelining on %s', (_nam
     await within(upstreamSeen(SECOND).closed, PROMPTLY, 'second answer cut')
     // The bridge sees the cut only after the provider's connection closed (setup, not an assertion).
     await sleep(20)
-    await hangUpOnce(client)
+    await hangUpAndWait(client)
     const first = upstreamSeen(FIRST)
     await within(first.closed, PROMPTLY, 'first upstream request closed')
     expect(first.aborted).toBe(true)
@@ -168,7 +168,7 @@ describe.each(mounts.map((m) => [m.name, m] as const))('pipelining on %s', (_nam
     const second = postBytes(`${prefix}/openai${SECOND}`, JSON.stringify({ model: 'x', input: 'y'.repeat(200) }))
     const client = await pipelined(base, postBytes(`${prefix}/openai${FIRST}`) + second.slice(0, -100))
     await t.up.waitFor(1)
-    await hangUpOnce(client)
+    await hangUpAndWait(client)
     const first = upstreamSeen(FIRST)
     await within(first.closed, PROMPTLY, 'first upstream request closed')
     expect(first.aborted).toBe(true)
