@@ -114,6 +114,7 @@ describe('issue 15: an answer that is not HTTP: 502 saying the provider sent an 
   const answers: Array<[string, string]> = [
     ['a status below 100 (HTTP/1.1 099)', 'HTTP/1.1 099 Odd\r\ncontent-length: 2\r\n\r\n{}'],
     ['status 000', 'HTTP/1.1 000 Odd\r\ncontent-length: 2\r\n\r\n{}'],
+    ['a status below 100 without a body', 'HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n'],
     ['a four-digit status', 'HTTP/1.1 1000 Odd\r\ncontent-length: 2\r\n\r\n{}'],
     ['no status line at all', 'hello\r\n\r\n'],
     ['a malformed header', 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n{}'],
