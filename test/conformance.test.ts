@@ -170,6 +170,23 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'forwards a Content-Type that is empty or no media type as the client sent it (issue 15: Fastify answered 415)',
+    async run(ctx) {
+      const sent = messageBody('typed oddly')
+      for (const type of ['', 'json']) {
+        ctx.sim.reset()
+        const res = await raw(ctx.mounted.baseURL, new URL(ctx.url('anthropic', '/v1/messages')).pathname, { method: 'POST', headers: { 'content-type': type }, body: sent })
+        // The provider's answer, whatever it makes of the type: the mount did not answer for it.
+        expect(ctx.sim.requests, `Content-Type: ${type}`).toHaveLength(1)
+        expect(ctx.sim.requests[0]!.headers['content-type']).toBe(type)
+        expect(ctx.sim.requests[0]!.body.toString('utf8')).toBe(sent)
+        expect(res.status).not.toBe(415)
+      }
+      const records = await ctx.recorded(2)
+      expect(records.map((r) => r.outcome)).not.toContain('rejected')
+    },
+  },
+  {
     name: 'lets paths that name no provider fall through to the host app',
     async run(ctx, mount) {
       const res = await fetch(`${ctx.mounted.baseURL}/_host/ping`)

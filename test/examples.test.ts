@@ -3,12 +3,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, request, type IncomingMessage } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { connect } from 'node:net'
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { nextPacificMidnight } from '../packages/core/src/providers/pacific-time.js'
 import { anthropicClient, openaiClient } from './support/clients.js'
+import { raw } from './support/http.js'
 import { redisAvailable, REDIS_URL } from './support/redis.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -227,6 +229,37 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s on SIGTERM', (name) =>
     } finally {
       res?.destroy()
       if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  })
+})
+
+describe('examples/koa app errors', () => {
+  // Issue 15: without its `error` listener Koa prints a stack for each of these (through console.error).
+  it('prints nothing for clients that hang up mid-stream or mid-upload, nor for a body its parser cannot read', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const { start } = await load<{ start: Start }>('examples/koa/server.mjs')
+    const records: LoggedRecord[] = []
+    const app = await start({ port: 0, onRecord: (r) => records.push(r) })
+    try {
+      // Mid-stream: Koa reports "Premature close".
+      const res = await pausedStream(app.url)
+      res.destroy()
+      // Mid-upload: half the announced body, then the connection closes.
+      const { port } = new URL(app.url)
+      const upload = connect(Number(port), '127.0.0.1')
+      upload.on('error', () => {})
+      upload.end('POST /ai/openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"model":')
+      // A body the app's parser cannot read, on one of its own paths: a 400.
+      const bad = await raw(app.url, '/health', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' })
+      expect(bad.status).toBe(400)
+
+      await expect.poll(() => records.filter((r) => r.outcome === 'client_aborted').length).toBe(2)
+      // Koa reports a stream's failure once its pipe has unwound.
+      await new Promise((r) => setTimeout(r, 200))
+      expect(printed.mock.calls.map((args) => String(args[0]))).toEqual([])
+    } finally {
+      printed.mockRestore()
+      await app.close()
     }
   })
 })

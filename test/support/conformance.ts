@@ -7,10 +7,7 @@
 import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord, type KeyMarkedEvent } from '@aibridge/core'
 import { startSimulator, type Simulator } from '@aibridge/simulator'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { expressMount, express4Mount } from '../mounts/express.js'
-import { fastifyMount } from '../mounts/fastify.js'
-import { koaMount } from '../mounts/koa.js'
-import { nodeMount } from '../mounts/node.js'
+import { mounts } from '../mounts/index.js'
 import type { Mount, Mounted } from '../mounts/types.js'
 
 export const A1 = 'sk-ant-api03-CONFORMANCE-PRIMARY-aaaa1111'
@@ -24,7 +21,7 @@ export const Z2 = 'azure0CONFORMANCE0SECOND0jjjj9999'
 export const CLIENT_KEY = 'sk-ant-api03-CLIENT-OWN-KEY-eeee5555'
 export const POOL_KEYS = [A1, A2, O1, O2, G1, G2, Z1, Z2]
 
-export const mounts: Mount[] = [nodeMount, expressMount, express4Mount, koaMount, fastifyMount]
+export { mounts }
 
 export type ProviderName = 'anthropic' | 'openai' | 'gemini' | 'azure'
 

@@ -13,6 +13,7 @@ import { checkObserver, Observers, type BridgeObserver } from './observer.js'
 import { resolveNewKeys, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
 import { splitTarget, type Target } from './path.js'
 import { copyRecord, type InterceptionRecord } from './record.js'
+import { onRequestEnd } from './request-end.js'
 import type { BridgeResponse } from './respond.js'
 
 export type NextFunction = (err?: unknown) => void
@@ -172,7 +173,7 @@ export class Bridge {
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
     const end = this.#track(ex)
-    res.once('close', () => {
+    onRequestEnd(req, res, () => {
       if (!ex.finished) ex.leave()
       end()
     })

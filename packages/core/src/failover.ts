@@ -9,6 +9,7 @@ import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond
 import { isEventStream, isPlain } from './headers.js'
 import { upstreamPath, type PathBelow } from './path.js'
 import { judgeStreamStart } from './stream-start.js'
+import { transportFailureMessage } from './transport-failure.js'
 import { UpstreamCall } from './upstream-call.js'
 
 // Below this, headers and body idle deadlines get timers of their own (undici's are about a second off).
@@ -173,13 +174,6 @@ export function gone(ex: Exchange): Settled {
 
 const EMPTY = Buffer.alloc(0)
 
-/** Why the provider could not be heard, in words (undici's codes are kept in brackets). */
-function transportDetail(err: unknown, what: string): string {
-  const code = (err as { code?: string }).code
-  if (code === 'UND_ERR_HEADERS_OVERFLOW') return "the provider's response headers were larger than aibridge accepts (UND_ERR_HEADERS_OVERFLOW)"
-  return `${what}${code ? ` (${code})` : ''}`
-}
-
 function transportFailure(engine: Engine, ex: Exchange, err: unknown, what = 'could not reach the provider'): Settled {
   if (ex.clientGone) return gone(ex)
   const { dialect, name } = ex.provider.config
@@ -190,6 +184,7 @@ function transportFailure(engine: Engine, ex: Exchange, err: unknown, what = 'co
     return { response: errorResponse(dialect, 504, 'timeout', `the provider sent no response within ${engine.options.timeouts.headersMs} ms`) }
   }
   ex.settle('transport_error')
-  engine.logger.warn({ provider: name, code, requestId: ex.record.id }, `aibridge: ${what}`)
-  return { response: errorResponse(dialect, 502, 'api_error', transportDetail(err, what)) }
+  const message = transportFailureMessage(err, what)
+  engine.logger.warn({ provider: name, code, requestId: ex.record.id }, `aibridge: ${message}`)
+  return { response: errorResponse(dialect, 502, 'api_error', message) }
 }

@@ -105,6 +105,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    // An interim answer (103 Early Hints) is not the answer, which follows (RFC 9110 section 15.2). Under
+    // 100 is no status at all: undici fails such a response once past its head (an invalid response).
+    if (status < 200) return
     if (this.#deadline) clearTimeout(this.#deadline)
     this.status = status
     this.headers = headers

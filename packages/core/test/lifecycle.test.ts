@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest'
 import { open, post, raw } from '../../../test/support/http.js'
+import { pipelined, postBytes } from '../../../test/support/pipeline.js'
 import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
 import { gate, sleep, until, within } from '../../../test/support/wait.js'
 import { createBridge, MemoryKeyStore, type InterceptionRecord } from '../src/index.js'
@@ -227,4 +228,23 @@ test('the record handed to onInterception is not changed afterwards', async () =
   await sleep(100)
   expect(JSON.stringify(seen[0])).toBe(before)
   expect(seen[0]).toMatchObject({ outcome: 'client_aborted', status: null, upstreamRequestId: null })
+})
+
+test('issue 15: a pipelined request reaching the bridge after its client hung up is recorded, never sent upstream, and close() resolves', async () => {
+  // A slow host middleware: the handler hands the second request over only once the connection is gone.
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, (bridge) => (req, res) => {
+    if (req.url!.endsWith('/second')) req.socket.once('close', () => setTimeout(() => void bridge.handle(req, res), 20))
+    else void bridge.handle(req, res)
+  })
+  h.up.handle(() => {})
+  const client = await pipelined(b.url, postBytes('/openai/v1/first') + postBytes('/openai/v1/second'))
+  await h.up.waitFor(1)
+  client.hangUp()
+  const records = await b.waitForRecords(2)
+  await within(b.bridge.close(), 5000, 'bridge.close()')
+  expect(records.map((r) => [r.path, r.outcome, r.attempts]).sort()).toEqual([
+    ['/v1/first', 'client_aborted', 1],
+    ['/v1/second', 'client_aborted', 0],
+  ])
+  expect(h.up.requests.map((s) => s.url)).toEqual(['/v1/first'])
 })

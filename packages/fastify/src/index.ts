@@ -106,6 +106,33 @@ function sharedBridge(options: AibridgeFastifySharedOptions): Bridge {
   return bridge
 }
 
+// RFC 9110 section 8.3.1: `type/subtype`, then any parameters. Fastify refuses anything else.
+const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/
+
+// Content-Type headers hidden from Fastify's own check, until the body parser gives them back.
+const hiddenTypes = new WeakMap<FastifyRequest['raw'], string>()
+
+/**
+ * Fastify 5 answers a Content-Type that is no media type (an empty one, say) with its own
+ * 415 before any parser runs. The bridge forwards the type the client sent and leaves judging it to the
+ * provider, so on its routes such a header is out of Fastify's sight from the last preParsing hook until
+ * the body parser (or, with no body, the plugin's preValidation hook) puts it back.
+ */
+function hideOddContentType(request: FastifyRequest): void {
+  const headers = request.raw.headers
+  const type = headers['content-type']
+  if (type === undefined || MEDIA_TYPE.test(type)) return
+  hiddenTypes.set(request.raw, type)
+  delete headers['content-type']
+}
+
+function restoreContentType(request: FastifyRequest): void {
+  const type = hiddenTypes.get(request.raw)
+  if (type === undefined) return
+  hiddenTypes.delete(request.raw)
+  request.raw.headers['content-type'] = type
+}
+
 /** The routes, in their own encapsulated context so the raw-body parsing stays under the prefix. */
 async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): Promise<void> {
   // The full prefix, outer contexts' included: the request URL starts with it.
@@ -114,7 +141,14 @@ async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): P
   // The body stays unread: the bridge reads it itself, whole and within its limit, so it can replay
   // it on failover and answer an oversized one in the provider's error shape.
   scope.removeAllContentTypeParsers()
+  scope.addHook('preParsing', async (request, _reply, payload) => {
+    hideOddContentType(request)
+    return payload
+  })
+  // A request without a body skips the parser.
+  scope.addHook('preValidation', async (request) => restoreContentType(request))
   scope.addContentTypeParser('*', (request, payload, done) => {
+    restoreContentType(request)
     // A host preParsing hook may have put a transform in front of the body: the bridge then reads
     // what the transform yields, within its own limit.
     done(null, payload === request.raw ? undefined : payload)
