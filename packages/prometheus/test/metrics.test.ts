@@ -165,6 +165,7 @@ function scriptedBridge(states: Record<string, KeyState[]> = { anthropic: [], op
       method: 'POST',
       path: '/v1/messages',
       credentialKind: 'centralized',
+      principal: null,
       credentialHint: null,
       keysTried: [],
       attempts: 1,
