@@ -242,6 +242,20 @@ async function main() {
     }
     return { text: reply, note: `${events} events` }
   }
+  // A tool call, streamed: the tool's arguments arrive as input_json_delta events and are put together.
+  const weatherTool = {
+    name: 'get_weather',
+    description: 'The current weather in a city',
+    input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  }
+  const anthropicToolStream = async (text) => {
+    const stream = anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: `weather in Paris? ${text}` }] })
+    let deltas = 0
+    stream.on('inputJson', () => deltas++)
+    const message = await stream.finalMessage()
+    const call = message.content.find((block) => block.type === 'tool_use')
+    return { text: call ? `${call.name}(${JSON.stringify(call.input)})` : '(no tool call)', note: `${deltas} input_json_delta events` }
+  }
   const openaiCreate = async (text) => {
     const chat = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }] })
     return { text: chat.choices[0].message.content }
@@ -290,6 +304,7 @@ async function main() {
     phase('1. Every key healthy: the primary keys serve')
     await send('anthropic', 'messages.create', anthropicCreate)
     await send('anthropic', 'messages.create stream', anthropicStream)
+    await send('anthropic', 'tool call, streamed', anthropicToolStream)
     await send('openai', 'chat.completions stream', openaiStream)
     showKeysIfChanged(true)
     await pause()
