@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, type Dispatcher } from 'undici'
-import { clientHead, BodyStream, relayBody, responseSink } from './deliver.js'
+import { clientHead, BodyStream, relayBody, responseSink, wholeBody } from './deliver.js'
 import { AibridgeArgumentError, AibridgeKeyNotFoundError, describeOptionValue } from './errors.js'
 import { Exchange, type Provider } from './exchange.js'
 import type { Engine, Settled } from './failover.js'
@@ -115,6 +115,10 @@ export class Bridge {
       call.abort()
       return
     }
+    if (call.complete) {
+      res.writeHead(head.status, head.headers).end(wholeBody(this.#engine, ex, call, head.eventStream))
+      return
+    }
     res.writeHead(head.status, head.headers)
     // An event stream whose first event has not come yet: the client learns at once that it started.
     if (head.eventStream && call.empty) res.flushHeaders()
@@ -134,9 +138,10 @@ export class Bridge {
     const { call } = settled
     const head = clientHead(call)
     ex.record.status = head.status
+    if (call.complete) return { ...head, body: wholeBody(this.#engine, ex, call, head.eventStream) }
     const body = new BodyStream(call, res)
     relayBody(this.#engine, ex, call, head.eventStream, body)
-    return { status: head.status, headers: head.headers, body, eventStream: head.eventStream }
+    return { ...head, body }
   }
 
   #route(url: string): { provider: Provider; target: Target } | undefined {

@@ -48,6 +48,29 @@ export function relayBody(engine: Engine, ex: Exchange, call: UpstreamCall, even
   call.relayTo(relay)
 }
 
+/** Collects a body that is already whole (see `wholeBody`). */
+class BufferSink implements BodySink {
+  readonly chunks: Buffer[] = []
+  write(chunk: Buffer): boolean {
+    this.chunks.push(chunk)
+    return true
+  }
+  end(): void {}
+  fail(): void {}
+}
+
+/**
+ * A live answer whose body already arrived whole (a small JSON answer comes in the packet of its
+ * headers), run through the same relay (first byte, usage) into one buffer: the front sends it at once,
+ * with no stream, listener or pipe per request.
+ */
+export function wholeBody(engine: Engine, ex: Exchange, call: UpstreamCall, eventStream: boolean): Buffer {
+  const sink = new BufferSink()
+  relayBody(engine, ex, call, eventStream, sink)
+  const { chunks } = sink
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+}
+
 /** The node:http front's sink: chunks go straight into the ServerResponse, `drain` resumes the upstream. */
 export function responseSink(res: ServerResponse, call: UpstreamCall): BodySink {
   res.on('drain', () => call.resume())

@@ -66,6 +66,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     return this.#size === 0 && !this.done
   }
 
+  /** The whole body is here, buffered, and nothing was relayed yet: it can go out as one buffer. */
+  get complete(): boolean {
+    return this.#ended && this.#error === undefined && this.#phase === Phase.Buffering
+  }
+
   /** True once the body ended or failed. */
   get done(): boolean {
     return this.#ended || this.#error !== undefined
@@ -245,8 +250,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   /** Stops the upstream request, whatever phase it is in. */
-  abort(reason: Error = new AbortedError()): void {
+  abort(reason?: Error): void {
+    // Done: nothing to stop (and no error built for nothing: frameworks destroy every body they sent).
     if (this.done) return
+    reason ??= new AbortedError()
     if (this.#controller) {
       this.#controller.abort(reason)
       return
