@@ -260,8 +260,9 @@ async function main() {
     const chat = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }] })
     return { text: chat.choices[0].message.content }
   }
-  const openaiStream = async (text) => {
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: text }] })
+  // OpenAI and Azure OpenAI stream Chat Completions alike.
+  const chatStream = (client) => async (text) => {
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: text }] })
     let reply = ''
     let chunks = 0
     for await (const chunk of stream) {
@@ -270,6 +271,7 @@ async function main() {
     }
     return { text: reply, note: `${chunks} chunks` }
   }
+  const openaiStream = chatStream(openai)
   const geminiCreate = async (text) => {
     const reply = await gemini.models.generateContent({ model: 'gemini-2.5-flash', contents: text })
     return { text: reply.text }
@@ -288,16 +290,7 @@ async function main() {
     const chat = await azure.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }] })
     return { text: chat.choices[0].message.content }
   }
-  const azureStream = async (text) => {
-    const stream = await azure.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: text }] })
-    let reply = ''
-    let chunks = 0
-    for await (const chunk of stream) {
-      chunks++
-      reply += chunk.choices[0]?.delta?.content ?? ''
-    }
-    return { text: reply, note: `${chunks} chunks` }
-  }
+  const azureStream = chatStream(azure)
   const pause = (ms = 800) => sleep(ms)
 
   try {
