@@ -7,11 +7,14 @@ export default defineConfig({
   resolve: {
     // Tests run against the sources; the built packages are checked by `pnpm build` and the examples.
     alias: {
+      '@aibridge/core/adapter': fileURLToPath(new URL('./packages/core/src/adapter.ts', import.meta.url)),
       '@aibridge/core': pkg('core'),
       '@aibridge/express': pkg('express'),
       '@aibridge/koa': pkg('koa'),
       '@aibridge/fastify': pkg('fastify'),
       '@aibridge/simulator': pkg('simulator'),
+      '@aibridge/redis': pkg('redis'),
+      '@aibridge/prometheus': pkg('prometheus'),
     },
   },
   test: {

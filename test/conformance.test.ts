@@ -1,58 +1,20 @@
 /**
  * The conformance suite: one list of scenarios, run against the plain Node handler and every adapter,
- * each mounted under a prefix and at the root, with the host's own body parser in front. Adding a
- * scenario here adds it to every mount.
+ * each mounted under a prefix and at the root, with the host's own body parser in front (the harness
+ * is support/conformance.ts). Adding a scenario here adds it to every mount.
  */
-import { createBridge, type Bridge, type BridgeOptions, type InterceptionRecord } from '@aibridge/core'
-import { startSimulator, type Simulator } from '@aibridge/simulator'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { expressMount, express4Mount } from './mounts/express.js'
-import { fastifyMount } from './mounts/fastify.js'
-import { koaMount } from './mounts/koa.js'
-import { nodeMount } from './mounts/node.js'
-import type { Mount, Mounted } from './mounts/types.js'
-import { anthropicClient, openaiClient } from './support/clients.js'
+import { ApiError } from '@google/genai'
+import { expect, vi } from 'vitest'
+import { nextPacificMidnight } from '../packages/core/src/providers/pacific-time.js'
+import { anthropicClient, azureClient, azureV1Client, geminiClient, openaiClient } from './support/clients.js'
+import { A1, A2, anthropicJson, CLIENT_KEY, conformance, G1, G2, json, messageBody, O1, O2, POOL_KEYS, watchMarks, Z1, Z2, type Scenario } from './support/conformance.js'
 import { raw, readRest, readUntil } from './support/http.js'
-
-const A1 = 'sk-ant-api03-CONFORMANCE-PRIMARY-aaaa1111'
-const A2 = 'sk-ant-api03-CONFORMANCE-SECOND-bbbb2222'
-const O1 = 'sk-proj-CONFORMANCE-PRIMARY-cccc3333'
-const O2 = 'sk-proj-CONFORMANCE-SECOND-dddd4444'
-const CLIENT_KEY = 'sk-ant-api03-CLIENT-OWN-KEY-eeee5555'
-const POOL_KEYS = [A1, A2, O1, O2]
-
-const mounts: Mount[] = [nodeMount, expressMount, express4Mount, koaMount, fastifyMount]
-
-interface Ctx {
-  sim: Simulator
-  bridge: Bridge
-  mounted: Mounted
-  records: InterceptionRecord[]
-  logs: string[]
-  /** `{mount}/{provider}{path}` */
-  url(provider: 'anthropic' | 'openai', path?: string): string
-  /** Replaces the bridge (and the mount) with one built from extra options. */
-  remount(extra: Partial<BridgeOptions>): Promise<void>
-  /** Resolves once `n` records have arrived (records are emitted when the response has ended). */
-  recorded(n: number): Promise<InterceptionRecord[]>
-}
-
-function messageBody(text: string, stream = false): string {
-  return JSON.stringify({ model: 'claude-sim-1', max_tokens: 64, stream, messages: [{ role: 'user', content: text }] })
-}
-
-const json = { 'content-type': 'application/json' }
-
-interface Scenario {
-  name: string
-  run(ctx: Ctx, mount: Mount): Promise<void>
-}
 
 const scenarios: Scenario[] = [
   {
     name: 'serves a request with the primary key and records its hint',
     async run(ctx) {
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...json, 'anthropic-version': '2023-06-01' }, body: messageBody('ping one') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('ping one') })
       expect(res.status).toBe(200)
       const body = (await res.json()) as { content: { text: string }[] }
       expect(body.content[0]!.text).toContain('ping one')
@@ -69,7 +31,7 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 30 })
       const sent = messageBody('replay me: ünïcødé ✓ ' + 'x'.repeat(5000))
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: sent })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: sent })
       expect(res.status).toBe(200)
       await res.arrayBuffer()
       const [first, second] = ctx.sim.requests
@@ -108,7 +70,7 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 7 })
       ctx.sim.fault(A2, { kind: 'rate_limit', retry: 'retry-after-ms', seconds: 3 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('exhaust') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('exhaust') })
       expect(res.status).toBe(429)
       expect(res.headers.get('retry-after')).toBe('3')
       const body = (await res.json()) as { type: string; error: { type: string; message: string } }
@@ -145,7 +107,7 @@ const scenarios: Scenario[] = [
     name: 'passes a 500 through untouched and marks nothing',
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'server_error', status: 500 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('boom') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('boom') })
       expect(res.status).toBe(500)
       const body = (await res.json()) as { error: { type: string } }
       expect(body.error.type).toBe('api_error')
@@ -159,7 +121,7 @@ const scenarios: Scenario[] = [
     name: 'BYOK: one attempt with the client credential, its 429 returned as is, the pool untouched',
     async run(ctx) {
       ctx.sim.fault(CLIENT_KEY, { kind: 'rate_limit', retry: 'retry-after', seconds: 9 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...json, 'x-api-key': CLIENT_KEY }, body: messageBody('mine') })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: { ...anthropicJson, 'x-api-key': CLIENT_KEY }, body: messageBody('mine') })
       expect(res.status).toBe(429)
       expect(res.headers.get('retry-after')).toBe('9')
       await res.arrayBuffer()
@@ -208,6 +170,23 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'forwards a Content-Type that is empty or no media type as the client sent it (issue 15: Fastify answered 415)',
+    async run(ctx) {
+      const sent = messageBody('typed oddly')
+      for (const type of ['', 'json']) {
+        ctx.sim.reset()
+        const res = await raw(ctx.mounted.baseURL, new URL(ctx.url('anthropic', '/v1/messages')).pathname, { method: 'POST', headers: { 'content-type': type }, body: sent })
+        // The provider's answer, whatever it makes of the type: the mount did not answer for it.
+        expect(ctx.sim.requests, `Content-Type: ${type}`).toHaveLength(1)
+        expect(ctx.sim.requests[0]!.headers['content-type']).toBe(type)
+        expect(ctx.sim.requests[0]!.body.toString('utf8')).toBe(sent)
+        expect(res.status).not.toBe(415)
+      }
+      const records = await ctx.recorded(2)
+      expect(records.map((r) => r.outcome)).not.toContain('rejected')
+    },
+  },
+  {
     name: 'lets paths that name no provider fall through to the host app',
     async run(ctx, mount) {
       const res = await fetch(`${ctx.mounted.baseURL}/_host/ping`)
@@ -220,7 +199,7 @@ const scenarios: Scenario[] = [
     name: 'streams SSE: the first event reaches the client while the provider is still sending',
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'stall', afterEvents: 1 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('stream me', true) })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('stream me', true) })
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
       expect(res.headers.get('cache-control')).toBe('no-cache, no-transform')
@@ -243,7 +222,7 @@ const scenarios: Scenario[] = [
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'stall', afterEvents: 1 })
       const controller = new AbortController()
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('abort me', true), signal: controller.signal })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('abort me', true), signal: controller.signal })
       await readUntil(res.body!.getReader(), 'message_start')
       const upstream = ctx.sim.requests[0]!
       const t0 = Date.now()
@@ -259,7 +238,7 @@ const scenarios: Scenario[] = [
     name: 'never ends a stream cleanly when the provider dies mid-way',
     async run(ctx) {
       ctx.sim.fault(A1, { kind: 'die_mid_stream', afterEvents: 2 }, { times: 1 })
-      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('die', true) })
+      const res = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('die', true) })
       const text = await readRest(res.body!.getReader())
       expect(text).toContain('message_start')
       expect(text).toContain('event: error')
@@ -268,7 +247,7 @@ const scenarios: Scenario[] = [
       expect(record!.outcome).toBe('truncated')
 
       ctx.sim.fault(A1, { kind: 'die_mid_stream' }, { times: 1 })
-      const res2 = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('die plain') })
+      const res2 = await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('die plain') })
       await expect(res2.arrayBuffer()).rejects.toThrow()
       const records = await ctx.recorded(2)
       expect(records[1]!.outcome).toBe('truncated')
@@ -300,10 +279,10 @@ const scenarios: Scenario[] = [
       const capture = async (res: Response): Promise<void> => {
         seen.push(JSON.stringify([...res.headers]), await res.text().catch(() => ''))
       }
-      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('a') }))
+      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('a') }))
       ctx.sim.fault(A1, { kind: 'unauthorized' })
       ctx.sim.fault(A2, { kind: 'rate_limit', retry: 'anthropic-reset', seconds: 4 })
-      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: json, body: messageBody('b') }))
+      await capture(await fetch(ctx.url('anthropic', '/v1/messages'), { method: 'POST', headers: anthropicJson, body: messageBody('b') }))
       ctx.sim.fault(O1, { kind: 'quota' })
       await capture(await fetch(ctx.url('openai', '/v1/chat/completions'), { method: 'POST', headers: json, body: '{"model":"gpt-sim","messages":[]}' }))
       ctx.sim.fault(O2, { kind: 'die_mid_stream', afterEvents: 1 })
@@ -363,6 +342,34 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'authenticate: host tokens accepted, refused and attributed, and BYOK beside them with x-aibridge-token',
+    async run(ctx) {
+      const TOKEN = 'gw-conformance-token-Qz81Lp0Mn2'
+      await ctx.remount({ authenticate: async (token) => (token === TOKEN ? { id: 'user-1' } : null) })
+      const params = { model: 'claude-sim-1', max_tokens: 16, messages: [{ role: 'user' as const, content: 'token' }] }
+      const message = await anthropicClient(ctx.url('anthropic'), TOKEN).messages.create(params)
+      expect(message.content[0]).toMatchObject({ type: 'text' })
+      const refused = await anthropicClient(ctx.url('anthropic'), 'gw-not-a-token-at-all').messages.create(params).catch((e: unknown) => e)
+      expect((refused as { status?: number }).status).toBe(401)
+      // The client's own key in the provider header, the host token beside it: BYOK, attributed.
+      const own = await fetch(ctx.url('anthropic', '/v1/messages'), {
+        method: 'POST',
+        headers: { ...json, 'anthropic-version': '2023-06-01', 'x-api-key': CLIENT_KEY, 'x-aibridge-token': TOKEN },
+        body: messageBody('mine'),
+      })
+      await own.arrayBuffer()
+      expect(ctx.sim.requests.map((r) => r.key)).toEqual([A1, CLIENT_KEY])
+      for (const r of ctx.sim.requests) expect(JSON.stringify(r.headers)).not.toContain(TOKEN)
+      const records = await ctx.recorded(3)
+      expect(records.map((r) => [r.status === 401 ? 401 : 'sent', r.outcome === 'rejected' ? 'rejected' : 'served', r.principal, r.credentialKind])).toEqual([
+        ['sent', 'served', 'user-1', 'centralized'],
+        [401, 'rejected', null, 'centralized'],
+        [own.status === 401 ? 401 : 'sent', 'served', 'user-1', 'byok'],
+      ])
+      expect(JSON.stringify(ctx.records) + ctx.logs.join('\n')).not.toContain(TOKEN)
+    },
+  },
+  {
     name: 'an SDK stream raises an error when the provider dies mid-way',
     async run(ctx) {
       ctx.sim.fault(O1, { kind: 'die_mid_stream', afterEvents: 2 })
@@ -375,69 +382,136 @@ const scenarios: Scenario[] = [
       ).rejects.toThrow()
     },
   },
+  {
+    name: '@google/genai works through the mount, streaming and not, across a 429 whose RetryInfo sets the cooldown',
+    async run(ctx) {
+      const marks = watchMarks(ctx)
+      ctx.sim.fault(G1, { kind: 'rate_limit', retry: 'retry-info', seconds: 37 })
+      const ai = geminiClient(ctx.url('gemini'))
+      const reply = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'gemini hello' })
+      expect(reply.text).toContain('gemini hello')
+      const stream = await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'gemini stream' })
+      let text = ''
+      let chunks = 0
+      for await (const chunk of stream) {
+        chunks++
+        text += chunk.text ?? ''
+      }
+      expect(chunks).toBeGreaterThan(1)
+      expect(text).toContain('gemini stream')
+      // The first request failed over; the second went straight to the second key.
+      expect(ctx.sim.requests.map((r) => r.key)).toEqual([G1, G2, G2])
+      expect(ctx.sim.requests[2]!.query).toBe('alt=sse')
+      const state = ctx.bridge.keyStates().gemini![0]!
+      expect(state).toMatchObject({ state: 'temporary', reason: 'rate_limited', status: 429 })
+      // The cooldown is the retryDelay, to the millisecond.
+      expect(state.until! - marks[0]!.at).toBe(37_000)
+      const records = await ctx.recorded(2)
+      expect(records.map((r) => [r.provider, r.keysTried.length, r.outcome])).toEqual([
+        ['gemini', 2, 'ok'],
+        ['gemini', 1, 'ok'],
+      ])
+    },
+  },
+  {
+    name: '@google/genai across an invalid key (400 API_KEY_INVALID): the key is out for good; when none is left the SDK raises its own ApiError',
+    async run(ctx) {
+      ctx.sim.fault(G1, { kind: 'unauthorized' })
+      const ai = geminiClient(ctx.url('gemini'))
+      const stream = await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'after a bad key' })
+      let text = ''
+      for await (const chunk of stream) text += chunk.text ?? ''
+      expect(text).toContain('after a bad key')
+      expect(ctx.bridge.keyStates().gemini![0]).toMatchObject({ state: 'permanent', reason: 'auth_failed', status: 400 })
+      expect(ctx.bridge.keyStates().gemini![0]).not.toHaveProperty('until')
+
+      ctx.sim.fault(G2, { kind: 'rate_limit', seconds: 9 })
+      const err = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'none left' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(err).toBeInstanceOf(ApiError)
+      expect((err as ApiError).status).toBe(429)
+      expect(JSON.parse((err as ApiError).message)).toMatchObject({ error: { status: 'RESOURCE_EXHAUSTED', details: [{ retryDelay: '9s' }] } })
+    },
+  },
+  {
+    name: "a Gemini per-day quota takes the key out until the next midnight in Los Angeles (across the end of daylight saving time)",
+    async run(ctx) {
+      // 01:30 PDT on the day clocks fall back: the next midnight is 23.5 hours away, in PST.
+      const now = Date.UTC(2025, 10, 2, 8, 30)
+      vi.useFakeTimers({ toFake: ['Date'], now })
+      ctx.sim.fault(G1, { kind: 'quota', seconds: 12 })
+      const reply = await geminiClient(ctx.url('gemini')).models.generateContent({ model: 'gemini-2.5-flash', contents: 'daily' })
+      expect(reply.text).toContain('daily')
+      const state = ctx.bridge.keyStates().gemini![0]!
+      expect(state).toMatchObject({ state: 'temporary', reason: 'quota_exhausted', status: 429 })
+      expect(state.until).toBe(Date.UTC(2025, 10, 3, 8, 0))
+      expect(state.until).toBe(nextPacificMidnight(now))
+    },
+  },
+  {
+    name: "openai's AzureOpenAI works through the mount, deployment URLs and the v1 API, streaming and not, across a 429 whose retry-after-ms sets the cooldown",
+    async run(ctx) {
+      const marks = watchMarks(ctx)
+      ctx.sim.fault(Z1, { kind: 'rate_limit', retry: 'retry-after-ms', seconds: 55 })
+      const azure = azureClient(ctx.url('azure'))
+      const chat = await azure.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'azure hi' }] })
+      expect(chat.choices[0]!.message.content).toContain('azure hi')
+      const stream = await azure.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'azure stream' }] })
+      let text = ''
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+      expect(text).toContain('azure stream')
+      const v1 = azureV1Client(ctx.url('azure', '/openai/v1'))
+      const response = await v1.responses.create({ model: 'gpt-4o', input: 'v1 hi' })
+      expect(response.output_text).toContain('v1 hi')
+      const rstream = await v1.responses.create({ model: 'gpt-4o', input: 'v1 stream', stream: true })
+      let rtext = ''
+      for await (const event of rstream) if (event.type === 'response.output_text.delta') rtext += event.delta
+      expect(rtext).toContain('v1 stream')
+
+      expect(ctx.sim.requests.map((r) => [r.key, r.path, r.query])).toEqual([
+        [Z1, '/openai/deployments/gpt-4o/chat/completions', 'api-version=2024-10-21'],
+        [Z2, '/openai/deployments/gpt-4o/chat/completions', 'api-version=2024-10-21'],
+        [Z2, '/openai/deployments/gpt-4o/chat/completions', 'api-version=2024-10-21'],
+        [Z2, '/openai/v1/responses', 'api-version=preview'],
+        [Z2, '/openai/v1/responses', 'api-version=preview'],
+      ])
+      const state = ctx.bridge.keyStates().azure![0]!
+      expect(state).toMatchObject({ state: 'temporary', reason: 'rate_limited', status: 429 })
+      expect(state.until! - marks[0]!.at).toBe(55_000)
+    },
+  },
+  {
+    name: 'an Azure pool spanning two resources fails over from one endpoint to the other with the replayed body',
+    async run(ctx) {
+      await ctx.remount({
+        providers: {
+          // No provider baseURL: each key brings its resource's endpoint.
+          azure: { keys: [{ key: Z1, baseURL: ctx.sim.azureBaseURL }, { key: Z2, baseURL: ctx.sim2.azureBaseURL, headers: { 'x-ms-client-request-id': 'resource-2' } }] },
+        },
+      })
+      ctx.sim.fault(Z1, { kind: 'rate_limit', seconds: 30 })
+      const azure = azureClient(ctx.url('azure'))
+      const content = 'across resources: ünïcødé ✓ ' + 'z'.repeat(3000)
+      const chat = await azure.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] })
+      expect(chat.choices[0]!.message.content).toContain('across resources')
+      const [first] = ctx.sim.requests
+      const [replayed] = ctx.sim2.requests
+      expect([first!.key, replayed!.key]).toEqual([Z1, Z2])
+      expect(replayed!.body.equals(first!.body)).toBe(true)
+      expect(JSON.parse(replayed!.body.toString('utf8')).messages[0].content).toBe(content)
+      expect(replayed!.path).toBe('/openai/deployments/gpt-4o/chat/completions')
+      expect(replayed!.headers['x-ms-client-request-id']).toBe('resource-2')
+      expect(first!.headers['x-ms-client-request-id']).toBeUndefined()
+      expect(ctx.bridge.keyStates().azure!.map((k) => [k.origin, k.state])).toEqual([
+        [ctx.sim.url, 'temporary'],
+        [ctx.sim2.url, 'valid'],
+      ])
+      const [record] = await ctx.recorded(1)
+      expect(record).toMatchObject({ provider: 'azure', attempts: 2, status: 200, outcome: 'ok' })
+    },
+  },
 ]
 
-describe.each(mounts.flatMap((mount) => [
-  { mount, prefix: '/ai' as string | null, label: `${mount.name} under /ai` },
-  { mount, prefix: null as string | null, label: `${mount.name} at the root` },
-]))('$label', ({ mount, prefix }) => {
-  let sim: Simulator
-  const ctx = {} as Ctx
-
-  beforeAll(async () => {
-    sim = await startSimulator()
-  })
-  afterAll(async () => {
-    await sim.close()
-  })
-
-  beforeEach(async () => {
-    sim.reset()
-    ctx.sim = sim
-    ctx.records = []
-    ctx.logs = []
-    const make = async (extra: Partial<BridgeOptions>): Promise<void> => {
-      const logLine = (level: string) => (obj: object, msg?: string) => ctx.logs.push(JSON.stringify({ level, ...obj, msg }))
-      const options: BridgeOptions = {
-        providers: {
-          anthropic: { keys: [A1, A2], baseURL: sim.anthropicBaseURL },
-          openai: { keys: [O1, O2], baseURL: sim.openaiBaseURL },
-        },
-        logger: { debug: logLine('debug'), info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
-        onInterception: (r) => ctx.records.push(r),
-        ...extra,
-      }
-      ctx.bridge = createBridge(options)
-      ctx.mounted = await mount.start(ctx.bridge, { prefix, hostParser: true, bodyLimit: extra.bodyLimit ?? 32 * 1024 * 1024 })
-    }
-    ctx.remount = async (extra) => {
-      await ctx.mounted.close()
-      await ctx.bridge.close()
-      sim.reset()
-      ctx.records.length = 0
-      await make(extra)
-    }
-    ctx.url = (provider, path = '') => `${ctx.mounted.baseURL}/${provider}${path}`
-    ctx.recorded = async (n) => {
-      const deadline = Date.now() + 3000
-      while (ctx.records.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
-      expect(ctx.records.length).toBeGreaterThanOrEqual(n)
-      return ctx.records
-    }
-    await make({})
-  })
-
-  afterEach(async () => {
-    sim.release()
-    await ctx.mounted.close()
-    await ctx.bridge.close()
-    // Whatever happened, no pool key may have reached a record or a log line.
-    const seen = JSON.stringify(ctx.records) + ctx.logs.join('\n')
-    for (const key of POOL_KEYS) expect(seen).not.toContain(key)
-    expect(seen).not.toContain(CLIENT_KEY)
-  })
-
-  for (const scenario of scenarios) {
-    it(scenario.name, () => scenario.run(ctx, mount))
-  }
-})
+conformance(scenarios)

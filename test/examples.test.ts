@@ -3,8 +3,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, request, type IncomingMessage } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
+import Anthropic from '@anthropic-ai/sdk'
+import OpenAI from 'openai'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { nextPacificMidnight } from '../packages/core/src/providers/pacific-time.js'
 import { anthropicClient, openaiClient } from './support/clients.js'
+import { raw } from './support/http.js'
+import { redisAvailable, REDIS_URL } from './support/redis.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const KEY_VARS = ['ANTHROPIC_API_KEYS', 'OPENAI_API_KEYS'] as const
@@ -117,6 +124,29 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s', (name) => {
     }
   })
 
+  it("a client whose placeholder key became BYOK gets the simulated provider's 401, as it would from the real one", async () => {
+    const { start } = await load<{ start: Start }>(`examples/${name}/server.mjs`)
+    const records: LoggedRecord[] = []
+    const app = await start({ port: 0, onRecord: (r) => records.push(r) })
+    try {
+      const call = anthropicClient(`${app.url}/ai/anthropic`, 'sk-ant-placeholder').messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      await expect(call).rejects.toBeInstanceOf(Anthropic.AuthenticationError)
+      const chat = openaiClient(`${app.url}/ai/openai/v1`, 'sk-placeholder').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      await expect(chat).rejects.toBeInstanceOf(OpenAI.AuthenticationError)
+      await expect.poll(() => records.length).toBe(2)
+      expect(records.map((r) => [r.provider, r.status, r.credentialHint])).toEqual([
+        ['anthropic', 401, null],
+        ['openai', 401, null],
+      ])
+    } finally {
+      await app.close()
+    }
+  })
+
   it('run directly: says it uses the simulator, prints the SDK base URLs and logs one line per request', async () => {
     const child = run([`examples/${name}/server.mjs`], childEnv({ PORT: '0' }))
     try {
@@ -203,6 +233,37 @@ describe.each(['express', 'koa', 'fastify'])('examples/%s on SIGTERM', (name) =>
   })
 })
 
+describe('examples/koa app errors', () => {
+  // Issue 15: without its `error` listener Koa prints a stack for each of these (through console.error).
+  it('prints nothing for clients that hang up mid-stream or mid-upload, nor for a body its parser cannot read', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const { start } = await load<{ start: Start }>('examples/koa/server.mjs')
+    const records: LoggedRecord[] = []
+    const app = await start({ port: 0, onRecord: (r) => records.push(r) })
+    try {
+      // Mid-stream: Koa reports "Premature close".
+      const res = await pausedStream(app.url)
+      res.destroy()
+      // Mid-upload: half the announced body, then the connection closes.
+      const { port } = new URL(app.url)
+      const upload = connect(Number(port), '127.0.0.1')
+      upload.on('error', () => {})
+      upload.end('POST /ai/openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"model":')
+      // A body the app's parser cannot read, on one of its own paths: a 400.
+      const bad = await raw(app.url, '/health', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' })
+      expect(bad.status).toBe(400)
+
+      await expect.poll(() => records.filter((r) => r.outcome === 'client_aborted').length).toBe(2)
+      // Koa reports a stream's failure once its pipe has unwound.
+      await new Promise((r) => setTimeout(r, 200))
+      expect(printed.mock.calls.map((args) => String(args[0]))).toEqual([])
+    } finally {
+      printed.mockRestore()
+      await app.close()
+    }
+  })
+})
+
 describe('examples/demo', () => {
   it('runs to the end with no failed request, shows failovers and key states, and prints no key', async () => {
     const { DEMO_KEYS } = await load<{ DEMO_KEYS: { [provider: string]: string[] } }>('examples/demo/demo.mjs')
@@ -218,16 +279,70 @@ describe('examples/demo', () => {
     expect(output).toMatch(/sk-a\.\.\.0002 +permanent +401 auth failed/)
     expect(output).toMatch(/sk-a\.\.\.0001 +valid +back in rotation/)
     expect(output).toMatch(/EXPECTED: no usable key left; the SDK got RateLimitError, Retry-After: \d+/)
-    expect(output).toMatch(/summary: \d+ requests, \d+ served \(3 after a failover\), 0 failed, 1 refused as expected/)
+    // Gemini: a daily quota takes the key out until midnight Pacific (hours away, never the RetryInfo's seconds).
+    expect(output).toMatch(/failover: AIza\.\.\.0001 ✗ 429 → AIza\.\.\.0002 ✓/)
+    const shown = output.match(/AIza\.\.\.0001 +temporary +429 quota exhausted +back in (\d+h \d+m|\d+m \d+s|[\d.]+s)/)
+    expect(shown, output).not.toBeNull()
+    const [h = 0, m = 0, sec = 0] = /^(?:(\d+)h )?(?:(\d+)m ?)?(?:([\d.]+)s)?$/.exec(shown![1]!)!.slice(1).map(Number)
+    const backInSeconds = (h || 0) * 3600 + (m || 0) * 60 + (sec || 0)
+    expect(backInSeconds).toBeLessThanOrEqual(25 * 3600)
+    // Far more than the RetryInfo's 20 s, unless the demo ran in the last minute before midnight Pacific.
+    if (nextPacificMidnight(Date.now()) - Date.now() > 60_000) expect(backInSeconds).toBeGreaterThan(60)
+    // Azure: a pool spanning two resources; the throttled one's request moves to the other's endpoint.
+    expect(output).toMatch(/failover: azur\.\.\.0001 ✗ 429 → azur\.\.\.0002 ✓/)
+    expect(output).toMatch(/azur\.\.\.0001 +temporary +429 rate limited +back in \d[\d.]*s +at 127\.0\.0\.1:\d+/)
+    expect(output).toMatch(/summary: \d+ requests, \d+ served \(5 after a failover\), 0 failed, 1 refused as expected/)
     // Piped output carries no color codes.
     expect(output).not.toContain('\x1b[')
 
     const keys = Object.values(DEMO_KEYS).flat()
-    expect(keys).toHaveLength(5)
+    expect(keys).toHaveLength(9)
     for (const key of keys) {
       expect(output).not.toContain(key)
       // Nor any part of a key beyond its hint (first and last 4 characters).
       expect(output).not.toContain(key.slice(4, -4))
+    }
+  }, 60_000)
+})
+
+describe.skipIf(!redisAvailable)('examples/cluster', () => {
+  it('--demo: a 429 seen by one worker stops that key in every worker, no request fails, no key is printed', async () => {
+    // The demo uses (and then deletes) a prefix of its own run.
+    const child = run(['examples/cluster/server.mjs', '--demo'], childEnv({ PORT: '0', WORKERS: '3' }))
+    const code = await exited(child)
+    const output = child.output()
+    expect(code, output).toBe(0)
+    const [, prefix] = output.match(/3 workers on http:\/\/127\.0\.0\.1:\d+, key state shared through Redis at 127\.0\.0\.1:6379 under '(aibridge-demo:\d+:)'/) ?? []
+    expect(prefix, output).toBeDefined()
+    expect(output).toMatch(/demo: worker \d got the 429 on sk-a\.\.\.0001, failed over and answered 200/)
+    for (const id of [1, 2, 3]) expect(output).toMatch(new RegExp(`demo: worker ${id} sees sk-a\\.\\.\\.0001 temporary, back in (29|30)s`))
+    expect(output).toMatch(/demo: 6 more requests, answered by workers 1, 2, 3: 0 failed/)
+    expect(output).toContain('demo: requests with sk-a...0001 after its 429, from any worker: 0')
+    expect(output).not.toContain('simulated-key')
+    const redis = new Redis(REDIS_URL)
+    try {
+      expect(await redis.keys(`${prefix}*`)).toEqual([])
+    } finally {
+      redis.disconnect()
+    }
+  }, 60_000)
+
+  it('run directly: the workers serve until SIGTERM, then close their bridges and the process exits 0', async () => {
+    const prefix = `aibridge-test:example-cluster:${process.pid}-${Date.now()}:`
+    const child = run(['examples/cluster/server.mjs'], childEnv({ PORT: '0', WORKERS: '2', REDIS_PREFIX: prefix }))
+    try {
+      const [, url] = await waitForOutput(child, /2 workers on (http:\/\/127\.0\.0\.1:\d+)/, 30_000)
+      const message = await anthropicClient(`${url}/ai/anthropic`).messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      expect(message.content[0]).toMatchObject({ text: 'Simulated reply to: hi' })
+      await waitForOutput(child, /\[worker \d\] \[aibridge\] anthropic POST \/v1\/messages status=200 outcome=ok served_by=sk-a\.\.\.0001/)
+      child.kill('SIGTERM')
+      expect(await exited(child), child.output()).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
     }
   }, 60_000)
 })

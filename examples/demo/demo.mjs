@@ -1,15 +1,18 @@
 // The aibridge demo: `pnpm demo` (or `pnpm build && node examples/demo/demo.mjs`).
 //
-// Starts the simulated Anthropic and OpenAI APIs and the Express example app with a pool of 3 Anthropic
-// and 2 OpenAI keys, then sends requests through the official SDKs while keys start failing: the
-// primary key is rate-limited (and comes back when its Retry-After has passed), another is revoked,
-// an OpenAI key runs out of quota, and finally every Anthropic key is out. No network, no real keys.
+// Starts the simulated Anthropic, OpenAI, Gemini and Azure OpenAI APIs (Azure as two resources, one key
+// each) and the Express example app with a pool of keys per provider, then sends requests through the
+// official SDKs while keys start failing: the primary key is rate-limited (and comes back when its
+// Retry-After has passed), another is revoked, an OpenAI key runs out of quota, a Gemini key its daily
+// quota (out until midnight Pacific), an Azure resource throttles (the request moves to the other
+// resource), and finally every Anthropic key is out. No network, no real keys.
 // Exits 0 when no request failed while a usable key remained.
 import { realpathSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import Anthropic from '@anthropic-ai/sdk'
-import OpenAI from 'openai'
+import { GoogleGenAI } from '@google/genai'
+import OpenAI, { AzureOpenAI } from 'openai'
 import { maskKey } from '@aibridge/core'
 import { startSimulator } from '@aibridge/simulator'
 import { start } from '../express/server.mjs'
@@ -18,10 +21,15 @@ import { start } from '../express/server.mjs'
 export const DEMO_KEYS = {
   anthropic: ['sk-ant-api03-demo-Qm7vT2xLp9RkZ4wB-0001', 'sk-ant-api03-demo-Hc3nY8sDf1JqU6eK-0002', 'sk-ant-api03-demo-Wb5rG0aNt7XoP2mV-0003'],
   openai: ['sk-proj-demo-Ld4kS9qEz6CyM1hF-0001', 'sk-proj-demo-Ja8pR3uBw5TnG7cX-0002'],
+  gemini: ['AIzaSy-demo-Vn2cK8wQe5RtY1uZ-0001', 'AIzaSy-demo-Bx6mJ3pLs9DfH4gA-0002'],
+  // One key per Azure resource: East US and Sweden Central, each its own endpoint.
+  azure: ['azure-demo-eastus-Tq4nW7yUi2Op-0001', 'azure-demo-sweden-Gh5jK1lZx8Cv-0002'],
 }
 
 const [A1, A2, A3] = DEMO_KEYS.anthropic
 const [O1] = DEMO_KEYS.openai
+const [G1] = DEMO_KEYS.gemini
+const [Z1, Z2] = DEMO_KEYS.azure
 /** How long the simulated provider tells the primary key to wait. */
 const PRIMARY_RETRY_AFTER_S = 8
 
@@ -83,6 +91,8 @@ function keyTable(bridge) {
         const back = k.until === undefined ? 'out until reset' : `back in ${seconds(k.until - now)}`
         detail = `${pad(why, 21)} ${k.state === 'temporary' ? yellow(back) : red(back)}`
       }
+      // A key with an endpoint of its own (an Azure resource) shows where it lives.
+      if (k.origin) detail = `${pad(detail, 44)} ${dim(`at ${new URL(k.origin).host}`)}`
       rows.push(`     ${dim('│')} ${name} ${pad(k.hint, 12)} ${pad(state, 10)} ${detail}`.trimEnd())
     })
   }
@@ -94,13 +104,25 @@ const signature = (bridge) => JSON.stringify(Object.values(bridge.keyStates()).f
 
 async function main() {
   const startedAt = Date.now()
-  const sim = await startSimulator()
+  // The simulated providers accept only the demo's keys, as the real ones accept only the keys they
+  // issued: a client whose placeholder key were sent upstream (BYOK) would fail here with a 401.
+  const sim = await startSimulator({ validKeys: { ...DEMO_KEYS, azure: [Z1] } })
+  // The second Azure resource, in another region: it issued only its own key.
+  const sweden = await startSimulator({ validKeys: { azure: [Z2] } })
   const records = recordQueue()
   const app = await start({
     port: 0,
     providers: {
       anthropic: { baseURL: sim.anthropicBaseURL, keys: DEMO_KEYS.anthropic },
       openai: { baseURL: sim.openaiBaseURL, keys: DEMO_KEYS.openai },
+      gemini: { baseURL: sim.geminiBaseURL, keys: DEMO_KEYS.gemini },
+      // A pool that spans resources: no provider baseURL, each key brings its resource's endpoint.
+      azure: {
+        keys: [
+          { key: Z1, baseURL: sim.azureBaseURL },
+          { key: Z2, baseURL: sweden.azureBaseURL },
+        ],
+      },
     },
     onRecord: (r) => records.push(r),
   })
@@ -117,17 +139,30 @@ async function main() {
     timeout: 10_000,
   })
   const openai = new OpenAI({ baseURL: `${app.url}/ai/openai/v1`, apiKey: 'unused', defaultHeaders: { authorization: null }, maxRetries: 0, timeout: 10_000 })
+  // @google/genai adds its key only when the header is absent: an empty one is no credential.
+  const gemini = new GoogleGenAI({ apiKey: 'unused', httpOptions: { baseUrl: `${app.url}/ai/gemini`, headers: { 'x-goog-api-key': '' }, timeout: 10_000 } })
+  const azure = new AzureOpenAI({
+    endpoint: `${app.url}/ai/azure`,
+    apiKey: 'unused',
+    apiVersion: '2024-10-21',
+    defaultHeaders: { 'api-key': null },
+    maxRetries: 0,
+    timeout: 10_000,
+  })
 
   const stats = { sent: 0, served: 0, failovers: 0, failed: 0, expected: 0 }
   let lastSignature = signature(bridge)
 
   out(bold('aibridge demo') + dim(': an Express app with a pool of keys, the official SDKs, simulated providers'))
-  out(dim('No network and no real keys: the simulator stands in for api.anthropic.com and api.openai.com.'))
+  out(dim('No network and no real keys: the simulator stands in for api.anthropic.com, api.openai.com,'))
+  out(dim('generativelanguage.googleapis.com and two Azure OpenAI resources.'))
   out()
-  out(`  simulated providers  ${sim.url}`)
+  out(`  simulated providers  ${sim.url}   ${dim(`second Azure resource ${sweden.url}`)}`)
   out(`  Express app          ${app.url}   ${dim('aibridge mounted at /ai')}`)
   out(`  Anthropic SDK        baseURL ${app.url}/ai/anthropic   keys ${DEMO_KEYS.anthropic.map(maskKey).join(', ')}`)
   out(`  OpenAI SDK           baseURL ${app.url}/ai/openai/v1   keys ${DEMO_KEYS.openai.map(maskKey).join(', ')}`)
+  out(`  @google/genai        baseUrl ${app.url}/ai/gemini   keys ${DEMO_KEYS.gemini.map(maskKey).join(', ')}`)
+  out(`  AzureOpenAI          endpoint ${app.url}/ai/azure   keys ${DEMO_KEYS.azure.map(maskKey).join(', ')} ${dim('(one per resource)')}`)
   out(dim('  The SDK clients carry no key; keys are tried primary first, and a failing key is skipped until it is usable again.'))
 
   const phase = (title) => {
@@ -207,12 +242,27 @@ async function main() {
     }
     return { text: reply, note: `${events} events` }
   }
+  // A tool call, streamed: the tool's arguments arrive as input_json_delta events and are put together.
+  const weatherTool = {
+    name: 'get_weather',
+    description: 'The current weather in a city',
+    input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  }
+  const anthropicToolStream = async (text) => {
+    const stream = anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: `weather in Paris? ${text}` }] })
+    let deltas = 0
+    stream.on('inputJson', () => deltas++)
+    const message = await stream.finalMessage()
+    const call = message.content.find((block) => block.type === 'tool_use')
+    return { text: call ? `${call.name}(${JSON.stringify(call.input)})` : '(no tool call)', note: `${deltas} input_json_delta events` }
+  }
   const openaiCreate = async (text) => {
     const chat = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }] })
     return { text: chat.choices[0].message.content }
   }
-  const openaiStream = async (text) => {
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: text }] })
+  // OpenAI and Azure OpenAI stream Chat Completions alike.
+  const chatStream = (client) => async (text) => {
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: text }] })
     let reply = ''
     let chunks = 0
     for await (const chunk of stream) {
@@ -221,12 +271,33 @@ async function main() {
     }
     return { text: reply, note: `${chunks} chunks` }
   }
+  const openaiStream = chatStream(openai)
+  const geminiCreate = async (text) => {
+    const reply = await gemini.models.generateContent({ model: 'gemini-2.5-flash', contents: text })
+    return { text: reply.text }
+  }
+  const geminiStream = async (text) => {
+    const stream = await gemini.models.generateContentStream({ model: 'gemini-2.5-flash', contents: text })
+    let reply = ''
+    let chunks = 0
+    for await (const chunk of stream) {
+      chunks++
+      reply += chunk.text ?? ''
+    }
+    return { text: reply, note: `${chunks} chunks` }
+  }
+  const azureCreate = async (text) => {
+    const chat = await azure.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }] })
+    return { text: chat.choices[0].message.content }
+  }
+  const azureStream = chatStream(azure)
   const pause = (ms = 800) => sleep(ms)
 
   try {
     phase('1. Every key healthy: the primary keys serve')
     await send('anthropic', 'messages.create', anthropicCreate)
     await send('anthropic', 'messages.create stream', anthropicStream)
+    await send('anthropic', 'tool call, streamed', anthropicToolStream)
     await send('openai', 'chat.completions stream', openaiStream)
     showKeysIfChanged(true)
     await pause()
@@ -254,7 +325,23 @@ async function main() {
     await send('openai', 'chat.completions stream', openaiStream)
     await pause()
 
-    phase(`5. ${maskKey(A1)}'s cooldown runs down, and it serves again`)
+    phase(`5. Gemini ${maskKey(G1)} uses up its daily quota: 429 RESOURCE_EXHAUSTED, out until midnight Pacific`)
+    sim.fault(G1, { kind: 'quota', seconds: 20 })
+    await send('gemini', 'generateContent', geminiCreate)
+    await pause()
+    await send('gemini', 'generateContentStream', geminiStream)
+    out(dim(`     Its RetryInfo said 20s, but a per-day quota only resets at midnight in Los Angeles: retrying sooner is wasted`))
+    await pause()
+
+    phase(`6. Azure: the East US resource (${maskKey(Z1)}) throttles; the request moves to Sweden Central`)
+    sim.fault(Z1, { kind: 'rate_limit', retry: 'retry-after-ms', seconds: 30 })
+    await send('azure', 'chat.completions', azureCreate)
+    await pause()
+    await send('azure', 'chat.completions stream', azureStream)
+    out(dim(`     The replayed request went to ${new URL(sweden.url).host}, the key's own endpoint, body byte for byte`))
+    await pause()
+
+    phase(`7. ${maskKey(A1)}'s cooldown runs down, and it serves again`)
     for (;;) {
       const k = bridge.keyStates().anthropic[0]
       if (k.state === 'valid') break
@@ -266,7 +353,7 @@ async function main() {
     await send('anthropic', 'messages.create stream', anthropicStream)
     await pause()
 
-    phase('6. Every Anthropic key out at once (expected)')
+    phase('8. Every Anthropic key out at once (expected)')
     out(dim(`     ${maskKey(A1)} and ${maskKey(A3)} answer 429 (Retry-After 3 and 8); ${maskKey(A2)} is still revoked`))
     sim.fault(A1, { kind: 'rate_limit', retry: 'retry-after', seconds: 3 }, { times: 1 })
     sim.fault(A3, { kind: 'rate_limit', retry: 'retry-after', seconds: 8 }, { times: 1 })
@@ -275,16 +362,18 @@ async function main() {
   } finally {
     await app.close()
     await sim.close()
+    await sweden.close()
   }
 
   // The providers' side: every error a key got, and none of them reached a client that had a good key.
-  const upstreamErrors = sim.requests.filter((r) => r.status >= 400).length
+  const upstream = [...sim.requests, ...sweden.requests]
+  const upstreamErrors = upstream.filter((r) => r.status >= 400).length
   phase('Result')
   const verdict = stats.failed === 0 ? green(bold('0 failed')) : red(bold(`${stats.failed} failed`))
   out(
     `  summary: ${stats.sent} requests, ${stats.served} served (${stats.failovers} after a failover), ${verdict}, ${stats.expected} refused as expected (every key out)`,
   )
-  out(dim(`  The simulated providers answered ${sim.requests.length} upstream requests, ${upstreamErrors} of them with an error;`))
+  out(dim(`  The simulated providers answered ${upstream.length} upstream requests, ${upstreamErrors} of them with an error;`))
   const took = `${((Date.now() - startedAt) / 1000).toFixed(1)} s`
   if (stats.failed === 0) out(dim(`  no client saw one while a usable key remained. ${took}.`))
   else out(red(`  ${stats.failed} request(s) failed although they were expected to succeed (see FAILED above). ${took}.`))

@@ -18,11 +18,12 @@ function serve({ providers, onRecord, port, host }) {
   const ai = aibridge({ providers, onInterception: onRecord }, { prefix: '/ai' })
   const app = new Koa()
   app.on('error', (err) => {
-    // Koa reports a body that fails after the headers went out (the client hung up, or the provider
-    // died mid-body) as an app error. aibridge has already handled it: the upstream request is aborted,
-    // the client saw an error, and the record line says client_aborted or truncated. Anything else is
-    // worth a trace.
-    if (!err.headerSent) console.error(err)
+    // Without this Koa prints a stack for every client that hangs up mid-response ("Premature close")
+    // or mid-upload, and for every body the parser cannot read. Neither is the app's fault: aibridge has
+    // recorded the first (client_aborted, or truncated when the provider died), the client got a 4xx
+    // for the second. Server errors are still printed.
+    if (err.headerSent || err.status < 500) return
+    console.error(err)
   })
   // Before any body parser: aibridge then reads the request body itself, byte for byte, and can
   // replay it on the next key.

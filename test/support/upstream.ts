@@ -12,7 +12,7 @@ export interface Seen {
   headers: IncomingHttpHeaders
   /** The raw body bytes. */
   body: Buffer
-  /** The credential it carried: `x-api-key`, else the token of `Authorization: Bearer`. */
+  /** The credential it carried: `x-api-key`, `x-goog-api-key` or `api-key`, else the token of `Authorization: Bearer`. */
   key: string | undefined
   /** Epoch ms when the request (headers and body) had fully arrived. */
   arrivedAt: number
@@ -40,8 +40,10 @@ export interface Upstream {
 }
 
 function credentialOf(headers: IncomingHttpHeaders): string | undefined {
-  const apiKey = headers['x-api-key']
-  if (typeof apiKey === 'string' && apiKey !== '') return apiKey
+  for (const name of ['x-api-key', 'x-goog-api-key', 'api-key']) {
+    const apiKey = headers[name]
+    if (typeof apiKey === 'string' && apiKey !== '') return apiKey
+  }
   const auth = headers.authorization
   const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null
   return m ? m[1] : undefined
@@ -297,7 +299,39 @@ export function openaiStreamEvents(textOut = 'Hello from upstream', id = 'chatcm
   ]
 }
 
-/** The realistic success answer for a Messages or Chat Completions request, streaming when asked. */
+/** An OpenAI Responses API answer (`POST /v1/responses`), as the Vercel AI SDK's default OpenAI model calls it. */
+export function openaiResponse(textOut = 'Hello from upstream', status: 'in_progress' | 'completed' = 'completed', id = 'resp_upstream') {
+  const item = { id: 'msg_upstream', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text: textOut }] }
+  return {
+    id,
+    object: 'response',
+    created_at: 1741569952,
+    status,
+    error: null,
+    incomplete_details: null,
+    model: 'gpt-4.1-2025-04-14',
+    output: status === 'completed' ? [item] : [],
+    usage: status === 'completed' ? { input_tokens: 12, input_tokens_details: { cached_tokens: 0 }, output_tokens: 6, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 18 } : null,
+  }
+}
+
+export function openaiResponseEvents(textOut = 'Hello from upstream'): string[] {
+  let seq = 0
+  const event = (type: string, data: object) => sseEvent(type, { type, sequence_number: seq++, ...data })
+  const at = { item_id: 'msg_upstream', output_index: 0, content_index: 0 }
+  const done = openaiResponse(textOut)
+  return [
+    event('response.created', { response: openaiResponse(textOut, 'in_progress') }),
+    event('response.output_item.added', { output_index: 0, item: { ...done.output[0], status: 'in_progress', content: [] } }),
+    event('response.content_part.added', { ...at, part: { type: 'output_text', annotations: [], text: '' } }),
+    ...textOut.split(/(?<= )/).map((delta) => event('response.output_text.delta', { ...at, delta, logprobs: [] })),
+    event('response.output_text.done', { ...at, text: textOut, logprobs: [] }),
+    event('response.output_item.done', { output_index: 0, item: done.output[0] }),
+    event('response.completed', { response: done }),
+  ]
+}
+
+/** The realistic success answer for a Messages, Chat Completions or Responses request, streaming when asked. */
 export function providerAnswer(textOut = 'Hello from upstream'): Script {
   return (seen, res, req) => {
     let stream = false
@@ -307,10 +341,12 @@ export function providerAnswer(textOut = 'Hello from upstream'): Script {
       // not JSON: answer non-streaming
     }
     const anthropic = seen.url.includes('/messages')
+    const responses = seen.url.includes('/responses')
     const requestId: Record<string, string> = anthropic ? { 'request-id': 'req_011CUpstream' } : { 'x-request-id': 'req_openaiUpstream' }
     if (stream) {
-      return sse(anthropic ? anthropicStreamEvents(textOut) : openaiStreamEvents(textOut), { headers: requestId })(seen, res, req)
+      const events = anthropic ? anthropicStreamEvents(textOut) : responses ? openaiResponseEvents(textOut) : openaiStreamEvents(textOut)
+      return sse(events, { headers: requestId })(seen, res, req)
     }
-    return json(200, anthropic ? anthropicMessage(textOut) : openaiCompletion(textOut), requestId)(seen, res, req)
+    return json(200, anthropic ? anthropicMessage(textOut) : responses ? openaiResponse(textOut) : openaiCompletion(textOut), requestId)(seen, res, req)
   }
 }

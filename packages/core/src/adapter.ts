@@ -1,7 +1,16 @@
-import { AibridgeOptionError, describeOptionValue } from './errors.js'
+import { AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
 import { originForm } from './path.js'
 import { createBridge, type Bridge } from './bridge.js'
 import type { BridgeOptions } from './options.js'
+
+/**
+ * Helpers the framework adapters and store packages share (`@aibridge/core/adapter`): reading an adapter's arguments,
+ * matching its prefix, and handing over a body a host parser read. Not part of the user-facing API.
+ */
+
+export type { BridgeResponse } from './respond.js'
+export type { DispatchOptions } from './bridge.js'
+export { describeOptionValue } from './errors.js'
 
 /**
  * True for a Bridge. Not `instanceof`: an app that loads core as ESM and an adapter as CJS (or two
@@ -43,14 +52,28 @@ export function hostBody(rawBody: unknown, parsedBody: unknown): unknown {
 }
 
 /**
+ * Refuses a mount argument that is not `{ prefix }`: a typo (`{ prefx: '/ai' }`) must fail at setup,
+ * not mount the bridge at the root. `extra` names options a framework itself reads there (Fastify's).
+ */
+export function checkMount(mount: unknown, extra: readonly string[] = []): void {
+  if (mount === undefined) return
+  if (typeof mount !== 'object' || mount === null || Array.isArray(mount)) {
+    throw new AibridgeOptionError(`the second argument must be { prefix }, got ${describeOptionValue(mount)}: use aibridge(options, { prefix: '/ai' })`)
+  }
+  for (const name of Object.keys(mount)) {
+    if (name === 'prefix' || extra.includes(name)) continue
+    const near = name.toLowerCase().startsWith('pre') || name.toLowerCase().includes('fix') ? ' (did you mean prefix?)' : ''
+    throw new AibridgeOptionError(`${describeOptionName(name)} is not a mount option${near}; the mount takes { prefix }`)
+  }
+}
+
+/**
  * What an adapter serves, from its arguments: `(options)` or `(options, { prefix })` creates a bridge
  * (a `prefix` inside the options, the Fastify habit, counts too), `(bridge)` or `(bridge, { prefix })`
  * shares one. Everything is validated before the bridge is created.
  */
 export function adapterMount(optionsOrBridge: unknown, mount: unknown): { bridge: Bridge; prefix: string } {
-  if (mount !== undefined && (typeof mount !== 'object' || mount === null || Array.isArray(mount))) {
-    throw new AibridgeOptionError(`the second argument must be { prefix }, got ${describeOptionValue(mount)}: use aibridge(options, { prefix: '/ai' })`)
-  }
+  checkMount(mount)
   const given = (mount as { prefix?: unknown } | undefined)?.prefix
   if (isBridge(optionsOrBridge as BridgeOptions)) return { bridge: optionsOrBridge as Bridge, prefix: mountPrefix(given) }
   if (typeof optionsOrBridge !== 'object' || optionsOrBridge === null) {

@@ -138,3 +138,25 @@ export function declaresBody(req: IncomingMessage): boolean {
 export function streamConsumed(req: IncomingMessage): boolean {
   return req.readableEnded || req.readableDidRead
 }
+
+/**
+ * The request body, from wherever it is: the untouched request stream; a stream a host put in front
+ * of it (a decoding hook); the value a host parser left (raw bytes, a string or a parsed object); or
+ * nothing, for a stream a host middleware spent without handing anything over (HostBodyError).
+ * `fromHost` is true when the bytes did not come off the wire as sent (a host may have decoded them).
+ */
+export async function requestBody(req: IncomingMessage, given: unknown, limit: number): Promise<{ body: Buffer; fromHost: boolean }> {
+  const consumed = streamConsumed(req)
+  if (given !== undefined && given instanceof Readable) return { body: await readBody(given, limit, undefined, true), fromHost: true }
+  if (given === undefined || !consumed) {
+    // Read by a host middleware that handed nothing over: the stream is spent, not empty.
+    if (consumed && declaresBody(req)) throw HostBodyError.vanished()
+    const body = await readBody(req, limit, Number(req.headers['content-length']))
+    return { body, fromHost: false }
+  }
+  // A parser that saw an empty body still hands over a value (`{}` from express.json()).
+  if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) return { body: EMPTY, fromHost: true }
+  const body = bodyFromHost(given, req.headers['content-type'])
+  if (body.length > limit) throw new BodyTooLargeError(limit)
+  return { body, fromHost: true }
+}

@@ -1,21 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { pipeline, Readable } from 'node:stream'
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
-import { BodyStreamError, BodyTooLargeError, bodyFromHost, ClientGoneError, declaresBody, EMPTY, HostBodyError, readBody, streamConsumed } from './body.js'
-import { classify } from './classify.js'
-import { CLASSIFY_LIMIT, firstHeader, headerGetter, parseJson, readSmall } from './error-body.js'
-import { AibridgeKeyNotFoundError } from './errors.js'
+import { Agent, type Dispatcher } from 'undici'
+import { clientHead, BodyStream, relayBody, responseSink, wholeBody } from './deliver.js'
+import { AibridgeArgumentError, AibridgeKeyNotFoundError, describeOptionValue } from './errors.js'
 import { Exchange, type Provider } from './exchange.js'
-import { clientResponseHeaders, isEventStream, SSE_HEADERS, upstreamRequestHeaders } from './headers.js'
-import { KeyPool, type KeyState, type PoolKey } from './key-pool.js'
+import type { Engine, Settled } from './failover.js'
+import { fetchFront, type BridgeFetch, type FetchHost } from './fetch-front.js'
+import { KeyPool, type KeyState } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
-import { safeLogger, type Logger } from './logger.js'
-import { resolveOptions, type BridgeOptions, type ResolvedOptions, type ResolvedProvider } from './options.js'
-import { hostilePath, splitTarget, upstreamPath, type Target } from './path.js'
-import type { InterceptionRecord } from './record.js'
-import { UpstreamRelay } from './relay.js'
-import { onResponseClosed } from './response-closed.js'
-import { errorResponse, exhaustedResponse, type BridgeResponse } from './respond.js'
+import { safeLogger, silentLogger } from './logger.js'
+import { describeError, serveNodeRequest } from './node-front.js'
+import { checkObserver, Observers, type BridgeObserver } from './observer.js'
+import { resolveNewKeys, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
+import { splitTarget, type Target } from './path.js'
+import { copyRecord, type InterceptionRecord } from './record.js'
+import { onRequestEnd } from './request-end.js'
+import type { BridgeResponse } from './respond.js'
 
 export type NextFunction = (err?: unknown) => void
 
@@ -36,17 +35,19 @@ export interface HandleOptions extends DispatchOptions {
   next?: NextFunction
 }
 
-const NO_BODY_METHODS = new Set(['GET', 'HEAD'])
+const NOT_FOUND = Buffer.from(JSON.stringify({ error: { message: 'aibridge: no provider at this path', type: 'not_found_error' } }))
 
 /**
  * A key pool with failover in front of one or more LLM providers. Create it with `createBridge`.
+ * The bridge holds setup, the public methods and shutdown; the request path lives in `node-front`
+ * (a node:http request up to the loop), `failover` (the loop) and `deliver` (the answer to the client).
  */
 export class Bridge {
-  readonly #options: ResolvedOptions
+  readonly #engine: Engine
   readonly #providers = new Map<string, Provider>()
-  readonly #upstreams = new Map<string, Pool>()
+  // Dispatchers the bridge made (closed by close()); a provider's own `dispatcher` is the host's.
+  readonly #own: Dispatcher[] = []
   readonly #store: KeyStateStore
-  readonly #logger: Logger
   readonly #onInterception: ((record: InterceptionRecord) => void) | undefined
   #closed = false
   #closing: Promise<void> | undefined
@@ -54,56 +55,74 @@ export class Bridge {
   #active = 0
   #drained: (() => void) | undefined
 
+  readonly #fetchHost: FetchHost
+
   constructor(options: BridgeOptions) {
-    this.#options = resolveOptions(options)
+    const resolved: ResolvedOptions = resolveOptions(options)
+    const logger = safeLogger(options.logger)
+    this.#engine = { options: resolved, logger, observers: new Observers(logger) }
     this.#store = options.store ?? new MemoryKeyStore()
-    this.#logger = safeLogger(options.logger)
+    this.#store.useLogger?.(logger)
     this.#onInterception = options.onInterception
-    const { timeouts, cooldowns } = this.#options
-    for (const config of this.#options.providers.values()) {
-      let upstream = this.#upstreams.get(config.origin)
-      if (!upstream) {
-        upstream = new Pool(config.origin, {
-          connect: { timeout: timeouts.connectMs },
-          headersTimeout: timeouts.headersMs,
-          bodyTimeout: timeouts.bodyIdleMs,
-        })
-        this.#upstreams.set(config.origin, upstream)
+    const { timeouts, cooldowns } = resolved
+    let agent: Agent | undefined
+    for (const config of resolved.providers.values()) {
+      let dispatcher = config.dispatcher
+      if (!dispatcher) {
+        // One keep-alive pool per upstream origin, shared by the providers that use it.
+        dispatcher = agent ??= new Agent({ connect: { timeout: timeouts.connectMs }, headersTimeout: timeouts.headersMs, bodyTimeout: timeouts.bodyIdleMs })
       }
       const pool = new KeyPool(config.name, config.keys, config.keyOrder, cooldowns, this.#store, (op, err) =>
-        this.#logger.error({ provider: config.name, op, err: describe(err) }, 'aibridge: key store failed; serving from local state'),
+        logger.error({ provider: config.name, op, err: describeError(err) }, 'aibridge: key store failed; serving from local state'),
       )
-      this.#providers.set(config.name, { config, pool, upstream })
+      this.#providers.set(config.name, { config, pool, dispatcher })
+    }
+    if (agent) this.#own.push(agent)
+    const bridge = this
+    this.#fetchHost = {
+      engine: this.#engine,
+      get closed() {
+        return bridge.#closed
+      },
+      track: (ex) => this.#track(ex),
     }
   }
 
   /**
    * Serves a request: a plain `node:http` handler, or Connect/Express middleware when given `next`.
-   * Resolves once the response is under way (written, or piped from the provider).
+   * Resolves once the response is under way (written, or streaming from the provider).
    */
   async handle(req: IncomingMessage, res: ServerResponse, nextOrOptions?: NextFunction | HandleOptions): Promise<void> {
     const options = typeof nextOrOptions === 'function' ? { next: nextOrOptions } : (nextOrOptions ?? {})
-    const response = await this.dispatch(req, res, options)
-    if (!response) {
+    const found = this.#route(options.path ?? req.url ?? '/')
+    if (!found) {
       if (options.next) return options.next()
-      const body = Buffer.from(JSON.stringify({ error: { message: 'aibridge: no provider at this path', type: 'not_found_error' } }))
-      res.writeHead(404, { 'content-type': 'application/json', 'content-length': body.length }).end(body)
+      res.writeHead(404, { 'content-type': 'application/json', 'content-length': NOT_FOUND.length }).end(NOT_FOUND)
       return
     }
-    const { body } = response
-    if (res.destroyed || res.headersSent) {
-      // Gone, or a host wrote first: nothing can be sent, and the upstream must not be left open.
-      if (!Buffer.isBuffer(body)) body.destroy()
-      if (res.headersSent && !res.writableEnded) res.destroy()
+    const ex = this.#accept(found.provider, req, res, found.target)
+    const settled = await serveNodeRequest(this.#engine, ex, req, found.target, options.body, this.#closed)
+    if (settled.response) {
+      const { status, headers, body } = this.#own_answer(ex, settled.response)
+      if (!this.#writable(res)) return
+      res.writeHead(status, headers).end(body)
       return
     }
-    res.writeHead(response.status, response.headers)
-    if (Buffer.isBuffer(body)) {
-      res.end(body)
+    const { call } = settled
+    const head = clientHead(call)
+    ex.record.status = head.status
+    if (!this.#writable(res)) {
+      call.abort()
       return
     }
-    // On a truncated non-SSE body the relay errors and pipeline destroys `res`: the client sees a reset, not a clean end.
-    pipeline(body, res, () => {})
+    if (call.complete) {
+      res.writeHead(head.status, head.headers).end(wholeBody(this.#engine, ex, call, head.eventStream))
+      return
+    }
+    res.writeHead(head.status, head.headers)
+    // An event stream whose first event has not come yet: the client learns at once that it started.
+    if (head.eventStream && call.empty) res.flushHeaders()
+    relayBody(this.#engine, ex, call, head.eventStream, responseSink(res, call))
   }
 
   /**
@@ -111,281 +130,131 @@ export class Bridge {
    * the framework's way), or undefined when the path names no configured provider.
    */
   async dispatch(req: IncomingMessage, res: ServerResponse, options: DispatchOptions = {}): Promise<BridgeResponse | undefined> {
-    const target = splitTarget(options.path ?? req.url ?? '/')
+    const found = this.#route(options.path ?? req.url ?? '/')
+    if (!found) return undefined
+    const ex = this.#accept(found.provider, req, res, found.target)
+    const settled: Settled = await serveNodeRequest(this.#engine, ex, req, found.target, options.body, this.#closed)
+    if (settled.response) return this.#own_answer(ex, settled.response)
+    const { call } = settled
+    const head = clientHead(call)
+    ex.record.status = head.status
+    if (call.complete) return { ...head, body: wholeBody(this.#engine, ex, call, head.eventStream) }
+    const body = new BodyStream(call, res)
+    relayBody(this.#engine, ex, call, head.eventStream, body)
+    return { ...head, body }
+  }
+
+  #route(url: string): { provider: Provider; target: Target } | undefined {
+    const target = splitTarget(url)
     const provider = target && this.#providers.get(target.provider)
-    if (!target || !provider) return undefined
-    const ex = new Exchange(provider, req, res, target)
+    return provider ? { provider, target: target! } : undefined
+  }
+
+  /** aibridge's own answer (an error, or the 499 of a client that left): it goes out whole, at once. */
+  #own_answer(ex: Exchange, response: BridgeResponse): BridgeResponse {
+    ex.record.status = ex.clientGone ? null : response.status
+    if (!ex.clientGone) ex.firstByte()
+    return response
+  }
+
+  /** False when nothing can be sent: the client is gone, or a host wrote first (its response is reset if open). */
+  #writable(res: ServerResponse): boolean {
+    if (!res.destroyed && !res.headersSent) return true
+    if (res.headersSent && !res.writableEnded) res.destroy()
+    return false
+  }
+
+  /** Starts a request's bookkeeping: it ends exactly once, with its record, however its connection ends. */
+  #accept(provider: Provider, req: IncomingMessage, res: ServerResponse, target: Target): Exchange {
+    const ex = new Exchange(provider, req.method ?? 'GET', target)
     if (res.destroyed) {
       // The client left before the bridge was reached (a slow host middleware ran first): its
       // response has closed already and will not say so again.
       ex.leave()
-      const gone = this.#gone(ex)
-      this.#emit(ex)
-      return gone
+      queueMicrotask(() => this.#emit(ex))
+      return ex
     }
     // 'finish', not res.writableFinished: a response double such as Fastify's inject() (light-my-request)
     // emits the events but keeps that flag false.
     res.once('finish', () => ex.markFinished())
-    this.#active++
-    onResponseClosed(req, res, () => {
+    const end = this.#track(ex)
+    onRequestEnd(req, res, () => {
       if (!ex.finished) ex.leave()
-      if (--this.#active === 0) this.#drained?.()
+      end()
+    })
+    return ex
+  }
+
+  /** Counts a request as in flight until the returned function ends it: its record goes out, then close() may go on. */
+  #track(ex: Exchange): () => void {
+    this.#active++
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
       this.#emit(ex)
-    })
-    let response: BridgeResponse
-    try {
-      response = await this.#serve(ex, target, options)
-    } catch (err) {
-      this.#logger.error({ provider: provider.config.name, err: describe(err) }, 'aibridge: internal error')
-      ex.settle('internal_error')
-      response = errorResponse(provider.config.dialect, 500, 'internal', 'internal error in the gateway')
+      if (--this.#active === 0) this.#drained?.()
     }
-    ex.record.status = ex.clientGone ? null : response.status
-    // aibridge's own answers go out whole, at once.
-    if (Buffer.isBuffer(response.body) && !ex.clientGone) ex.firstByte()
-    return response
-  }
-
-  async #serve(ex: Exchange, target: Target, options: DispatchOptions): Promise<BridgeResponse> {
-    const { config, pool } = ex.provider
-    const { dialect } = config
-    const { req } = ex
-
-    if (this.#closed) {
-      ex.settle('rejected')
-      return errorResponse(dialect, 503, 'unavailable', 'the gateway is shutting down', { connection: 'close' })
-    }
-    const hostile = hostilePath(target)
-    if (hostile) {
-      ex.settle('rejected')
-      return errorResponse(dialect, 400, 'invalid_request', `invalid path: ${hostile}`)
-    }
-
-    const byok = dialect.hasCredential(req.headers) && this.#allowsByok(config, req)
-    if (byok) ex.record.credentialKind = 'byok'
-    else if (pool.keys.length === 0) {
-      ex.settle('rejected')
-      return errorResponse(dialect, 401, 'authentication', `provider '${config.name}' has no key pool: send your own credential`)
-    }
-
-    let body: Buffer
-    const given = options.body
-    const fromHost = given !== undefined && (given instanceof Readable || streamConsumed(req))
-    const limit = this.#options.bodyLimit
-    try {
-      if (!fromHost) {
-        // Read by a host middleware that handed nothing over: the stream is spent, not empty.
-        if (streamConsumed(req) && declaresBody(req)) throw HostBodyError.vanished()
-        body = await readBody(req, limit, Number(req.headers['content-length']))
-      } else if (given instanceof Readable) body = await readBody(given, limit, undefined, true)
-      // A parser that saw an empty body still hands over a value (`{}` from express.json()).
-      else if (req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined) body = EMPTY
-      else body = bodyFromHost(given, req.headers['content-type'])
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) return this.#tooLarge(ex)
-      if (err instanceof HostBodyError) {
-        // The host's setup, not the client, is at fault: a 500 the host's error log explains.
-        ex.settle('rejected')
-        this.#logger.error({ provider: config.name, requestId: ex.record.id }, `aibridge: ${err.message}`)
-        return errorResponse(dialect, 500, 'internal', err.message)
-      }
-      if (err instanceof ClientGoneError) return this.#gone(ex)
-      if (err instanceof BodyStreamError) {
-        // A host stream fails too when the client leaves mid-upload; otherwise the input was bad
-        // (a corrupt gzip body behind a decompressing hook, say).
-        if (ex.clientGone || (req.destroyed && !req.complete)) return this.#gone(ex)
-        ex.settle('rejected')
-        this.#logger.warn({ provider: config.name, code: err.code, requestId: ex.record.id }, 'aibridge: the request body could not be read')
-        return errorResponse(dialect, 400, 'invalid_request', err.message, { connection: 'close' })
-      }
-      throw err
-    }
-    if (body.length > limit) return this.#tooLarge(ex)
-
-    const baseHeaders = upstreamRequestHeaders(req.headers, !byok, fromHost)
-    const method = ex.record.method
-    const requestBody = body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body
-    const path = upstreamPath(config.basePath, target)
-    const walk = byok ? undefined : pool.walk()
-
-    for (;;) {
-      if (ex.clientGone) return this.#gone(ex)
-      let key: PoolKey | undefined
-      const headers = { ...baseHeaders }
-      if (walk) {
-        key = walk.next()
-        if (!key) {
-          ex.settle('exhausted')
-          return exhaustedResponse(dialect, walk.exhaustion())
-        }
-        dialect.injectKey(headers, key.secret)
-        ex.record.keysTried.push(key.hint)
-        ex.record.credentialHint = key.hint
-      }
-      ex.record.attempts++
-
-      let up: Dispatcher.ResponseData
-      // undici's own timers are coarse (about a second); this one keeps `timeouts.headersMs` exact.
-      let headersLate = false
-      const timer = setTimeout(() => {
-        headersLate = true
-        ex.controller.abort()
-      }, this.#options.timeouts.headersMs)
-      try {
-        up = await ex.provider.upstream.request({
-          path,
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body: requestBody,
-          signal: ex.controller.signal,
-        })
-      } catch (err) {
-        return this.#transportFailure(ex, headersLate ? new undiciErrors.HeadersTimeoutError() : err)
-      } finally {
-        clearTimeout(timer)
-      }
-      if (headersLate) {
-        // The deadline passed in the tick the headers came: the abort has already cut this body.
-        up.body.on('error', () => {})
-        up.body.destroy()
-        return this.#transportFailure(ex, new undiciErrors.HeadersTimeoutError())
-      }
-      ex.record.upstreamRequestId = firstHeader(up.headers, dialect.requestIdHeaders)
-      if (ex.clientGone) {
-        up.body.destroy()
-        return this.#gone(ex)
-      }
-      if (!walk || !key) return this.#relay(ex, up)
-
-      let prefix: Buffer | undefined
-      let parsed: unknown
-      let broken: unknown
-      if (dialect.needsBody(up.statusCode)) {
-        try {
-          const small = await readSmall(up.body)
-          prefix = small.bytes
-          if (small.complete) parsed = parseJson(small.bytes, firstHeader(up.headers, ['content-encoding']) ?? undefined)
-        } catch (err) {
-          // The status line and headers arrived: a 429 or 401 still says the key is out, body or not.
-          if (ex.clientGone) return this.#gone(ex)
-          broken = err
-        }
-      }
-      const verdict = classify(dialect, up.statusCode, headerGetter(up.headers), parsed)
-      if (!verdict.failover) {
-        return broken === undefined ? this.#relay(ex, up, prefix) : this.#transportFailure(ex, broken, "the provider's error response broke off")
-      }
-
-      const mark = walk.failed(key, verdict.reason, up.statusCode, verdict.cooldownMs)
-      this.#logger.warn(
-        {
-          provider: config.name,
-          key: key.hint,
-          status: up.statusCode,
-          reason: verdict.reason,
-          state: mark.state,
-          cooldownMs: Number.isFinite(mark.until) ? mark.until - mark.at : null,
-          requestId: ex.record.id,
-        },
-        'aibridge: key taken out of rotation, failing over',
-      )
-      // The failed answer is not the client's. Draining a small body keeps the connection alive;
-      // dump() destroys the stream past its limit, so no socket is held either way.
-      if (broken !== undefined) continue
-      if (prefix === undefined) up.body.dump({ limit: CLASSIFY_LIMIT }).catch(() => {})
-      else if (!up.body.readableEnded) {
-        // readSmall stopped listening past its limit; destroying emits an abort error nobody needs.
-        up.body.on('error', () => {})
-        up.body.destroy()
-      }
-    }
-  }
-
-  #allowsByok(config: ResolvedProvider, req: IncomingMessage): boolean {
-    const mode = config.byok
-    if (mode === 'auto') return true
-    if (mode === false) return false
-    const decision: unknown = mode(req, config.name)
-    if (decision !== null && typeof decision === 'object' && typeof (decision as Promise<unknown>).then === 'function') {
-      ;(decision as Promise<unknown>).then(undefined, () => {})
-      throw new TypeError('the byok function must return a boolean, not a promise')
-    }
-    return decision === true
-  }
-
-  #tooLarge(ex: Exchange): BridgeResponse {
-    ex.settle('rejected')
-    return errorResponse(
-      ex.provider.config.dialect,
-      413,
-      'too_large',
-      `request body is larger than the ${this.#options.bodyLimit} byte limit`,
-      { connection: 'close' },
-    )
-  }
-
-  #gone(ex: Exchange): BridgeResponse {
-    ex.settle('client_aborted')
-    return { status: 499, headers: {}, body: EMPTY }
-  }
-
-  #transportFailure(ex: Exchange, err: unknown, what = 'could not reach the provider'): BridgeResponse {
-    if (ex.clientGone) return this.#gone(ex)
-    const { dialect, name } = ex.provider.config
-    const code = (err as { code?: string }).code
-    if (err instanceof undiciErrors.HeadersTimeoutError) {
-      ex.settle('timeout')
-      this.#logger.warn({ provider: name, code, requestId: ex.record.id }, 'aibridge: upstream sent no headers in time')
-      return errorResponse(dialect, 504, 'timeout', `the provider sent no response within ${this.#options.timeouts.headersMs} ms`)
-    }
-    ex.settle('transport_error')
-    this.#logger.warn({ provider: name, code, requestId: ex.record.id }, `aibridge: ${what}`)
-    const detail = code === 'UND_ERR_HEADERS_OVERFLOW' ? "the provider's response headers were larger than aibridge accepts" : what
-    return errorResponse(dialect, 502, 'api_error', `${detail}${code ? ` (${code})` : ''}`)
-  }
-
-  #relay(ex: Exchange, up: Dispatcher.ResponseData, prefix?: Buffer): BridgeResponse {
-    const headers = clientResponseHeaders(up.headers)
-    const sse = isEventStream(up.headers['content-type'])
-    if (sse) Object.assign(headers, SSE_HEADERS)
-    const dialect = ex.provider.config.dialect
-    // An error event can only be appended to a body the client reads as plain text.
-    const encoded = up.headers['content-encoding'] !== undefined && up.headers['content-encoding'] !== 'identity'
-    const body = new UpstreamRelay(up.body, {
-      prefix,
-      idleMs: this.#options.timeouts.bodyIdleMs,
-      sseErrorEvent: sse && !encoded ? () => dialect.sseErrorEvent('aibridge: the provider stream ended unexpectedly') : undefined,
-      onFirstChunk: () => ex.firstByte(),
-      clientGone: () => ex.clientGone,
-      onTruncated: (err, graceful) => {
-        ex.settle('truncated')
-        this.#logger.warn(
-          { provider: ex.provider.config.name, code: (err as { code?: string }).code, graceful, requestId: ex.record.id },
-          'aibridge: upstream body ended mid-way',
-        )
-        if (!graceful) ex.res.destroy()
-      },
-    })
-    return { status: up.statusCode, headers, body, eventStream: sse }
   }
 
   #emit(ex: Exchange): void {
+    // Usage still decoding (a compressed body): the record goes out when it is known.
+    if (ex.settled) {
+      const settled = ex.settled
+      ex.settled = undefined
+      void settled.then(() => this.#emit(ex))
+      return
+    }
     const record = ex.finish()
-    if (!record || !this.#onInterception) return
-    // A copy: the exchange may still be settling (a client that left mid-request) when it goes out.
-    const snapshot: InterceptionRecord = { ...record, keysTried: [...record.keysTried] }
+    if (!record) return
+    const { observers, logger } = this.#engine
+    // One line per request: the record holds no key (hints only), no body and no query string.
+    if (logger !== silentLogger) logger.info({ ...record }, 'aibridge: request')
+    if (observers.active) observers.emit('requestEnded', record)
+    if (!this.#onInterception) return
     try {
-      const result = this.#onInterception(snapshot) as unknown
+      const result = this.#onInterception(copyRecord(record)) as unknown
       if (result && typeof (result as Promise<unknown>).catch === 'function') {
-        ;(result as Promise<unknown>).catch((err: unknown) => this.#callbackFailed(err))
+        ;(result as Promise<unknown>).catch((err: unknown) => logger.error({ err: describeError(err) }, 'aibridge: onInterception threw'))
       }
     } catch (err) {
-      this.#callbackFailed(err)
+      logger.error({ err: describeError(err) }, 'aibridge: onInterception threw')
     }
   }
 
-  #callbackFailed(err: unknown): void {
-    this.#logger.error({ err: describe(err) }, 'aibridge: onInterception threw')
+  /**
+   * A fetch-compatible function served by `provider`'s pool, for SDKs called from inside the app
+   * (`new OpenAI({ apiKey: 'pool', fetch: bridge.fetch('openai') })`): the same failover, records and
+   * events as a request through the mount, without an HTTP hop. The URL's path and query are the
+   * provider path (its origin is ignored); credentials the caller sends are dropped. Throws
+   * AibridgeArgumentError for a provider that is not configured.
+   */
+  fetch(provider: string): BridgeFetch {
+    return fetchFront(this.#fetchHost, this.#configured('fetch(provider)', provider))
+  }
+
+  /**
+   * Replaces a provider's pool, validated as at creation. Keys that stay keep their state (it lives in
+   * the store under the key's id); new keys start valid; removed keys are no longer chosen, though a
+   * request already failing over finishes its walk over the keys it started with. `keyStates()` shows
+   * the new pool at once.
+   */
+  setKeys(provider: string, keys: readonly string[]): void {
+    const p = this.#configured('setKeys(provider, keys)', provider)
+    const secrets = resolveNewKeys(p.config, keys)
+    const { added, removed } = p.pool.replace(secrets)
+    p.config.keys = secrets
+    this.#engine.logger.info(
+      { provider, keys: p.pool.keys.length, added: added.map((k) => k.hint), removed: removed.map((k) => k.hint) },
+      'aibridge: keys replaced',
+    )
+  }
+
+  /** The provider named `name`; AibridgeArgumentError naming the method otherwise. */
+  #configured(method: string, name: unknown): Provider {
+    const p = typeof name === 'string' ? this.#providers.get(name) : undefined
+    if (!p) throw new AibridgeArgumentError(`${method}: no provider ${describeOptionValue(name)} (configured: ${this.providerNames.join(', ')})`)
+    return p
   }
 
   /** The configured providers' names: the first path segment each answers on. */
@@ -404,22 +273,38 @@ export class Bridge {
   /** Puts a key back into service, by id or hint. Throws when none or several keys match. */
   resetKey(provider: string, idOrHint: string): void {
     if (typeof provider !== 'string' || typeof idOrHint !== 'string') {
-      throw new AibridgeKeyNotFoundError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
+      throw new AibridgeArgumentError(`resetKey(provider, idOrHint) takes two strings, got ${typeof provider} and ${typeof idOrHint}`)
     }
     const p = this.#providers.get(provider)
     // Not echoed: a key passed in the wrong argument must not end up in a log.
     if (!p) throw new AibridgeKeyNotFoundError(`no such provider (configured: ${[...this.#providers.keys()].join(', ')})`)
-    const found = p.pool.find(idOrHint)
-    if (found.length === 0) {
-      // A key passed here by mistake must not end up in an error message (and so in a log): only
-      // echo a value shaped like an id or a hint.
-      const shown = /^k_[0-9a-f]{16}$/.test(idOrHint) || (idOrHint.length <= 11 && idOrHint.includes('...')) ? `'${idOrHint}'` : '(value not shown)'
-      throw new AibridgeKeyNotFoundError(`no key of '${provider}' has id or hint ${shown}`)
+    const key = p.pool.resolve(idOrHint)
+    p.pool.reset(key)
+    const { observers } = this.#engine
+    if (observers.active) observers.emit('keyReset', { provider, keyId: key.id, hint: key.hint, at: Date.now() })
+  }
+
+  /**
+   * Subscribes to the bridge's events (requests ended, keys marked and reset, pools exhausted) for
+   * metrics, logs or a status page; returns the function that unsubscribes. Costs nothing while nobody
+   * listens, and a listener that throws is logged, never a request's problem.
+   */
+  observe(observer: BridgeObserver): () => void {
+    checkObserver(observer)
+    return this.#engine.observers.add(observer)
+  }
+
+  /**
+   * Resolves once the key store has loaded the shared key state (a shared store such as Redis), so the
+   * first request already skips keys other processes took out. Never rejects: a store that fails here
+   * is logged and the bridge serves from local state.
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.#store.ready?.()
+    } catch (err) {
+      this.#engine.logger.error({ err: describeError(err) }, 'aibridge: key store failed to get ready; serving from local state')
     }
-    if (found.length > 1) {
-      throw new AibridgeKeyNotFoundError(`hint '${idOrHint}' matches ${found.length} keys of '${provider}'; use an id (${found.map((k) => k.id).join(', ')})`)
-    }
-    p.pool.reset(found[0]!)
   }
 
   /**
@@ -434,19 +319,14 @@ export class Bridge {
   async #shutdown(): Promise<void> {
     // A request in flight may still fail over to another key: the pools stay open until it ends.
     if (this.#active > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
-    await Promise.all([...this.#upstreams.values()].map((u) => u.close()))
+    await Promise.all(this.#own.map((d) => d.close()))
     // A store that fails to close (its connection already gone, say) must not fail the host's shutdown.
     try {
       await this.#store.close?.()
     } catch (err) {
-      this.#logger.error({ err: describe(err) }, 'aibridge: key store failed to close')
+      this.#engine.logger.error({ err: describeError(err) }, 'aibridge: key store failed to close')
     }
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`
-  return String(err)
 }
 
 /** Creates a bridge; options are validated here, with errors that name the option. */

@@ -1,19 +1,42 @@
 import { maskKey } from './mask.js'
 
-/** Thrown by `createBridge` for a bad option; the message names the option and never holds a key. */
-export class AibridgeOptionError extends Error {
-  readonly code = 'AIBRIDGE_INVALID_OPTION'
-  constructor(message: string) {
+/**
+ * Every error aibridge throws at its caller: `code` is stable (`AIBRIDGE_OPTION`, `AIBRIDGE_ARGUMENT`,
+ * `AIBRIDGE_KEY_NOT_FOUND`), and the message never holds a key.
+ */
+export class AibridgeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(`aibridge: ${message}`)
+    this.name = 'AibridgeError'
+  }
+}
+
+/** A bad option, thrown where options are taken (`createBridge`, the adapters, `setKeys`); the message names the option. */
+export class AibridgeOptionError extends AibridgeError {
+  declare readonly code: 'AIBRIDGE_OPTION'
+  constructor(message: string) {
+    super('AIBRIDGE_OPTION', message)
     this.name = 'AibridgeOptionError'
   }
 }
 
-/** Thrown by `resetKey` when no key or several keys match. */
-export class AibridgeKeyNotFoundError extends Error {
-  readonly code = 'AIBRIDGE_KEY_NOT_FOUND'
+/** A method called with the wrong kind of argument (`resetKey(1, 2)`, `observe(null)`, `fetch('nope')`). */
+export class AibridgeArgumentError extends AibridgeError {
+  declare readonly code: 'AIBRIDGE_ARGUMENT'
   constructor(message: string) {
-    super(`aibridge: ${message}`)
+    super('AIBRIDGE_ARGUMENT', message)
+    this.name = 'AibridgeArgumentError'
+  }
+}
+
+/** Thrown by `resetKey` when no key or several keys match. */
+export class AibridgeKeyNotFoundError extends AibridgeError {
+  declare readonly code: 'AIBRIDGE_KEY_NOT_FOUND'
+  constructor(message: string) {
+    super('AIBRIDGE_KEY_NOT_FOUND', message)
     this.name = 'AibridgeKeyNotFoundError'
   }
 }

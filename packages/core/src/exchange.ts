@@ -1,23 +1,25 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { KeyPool } from './key-pool.js'
 import type { ResolvedProvider } from './options.js'
 import type { Target } from './path.js'
 import type { InterceptionRecord, Outcome } from './record.js'
+import type { UpstreamCall } from './upstream-call.js'
+import type { UsageResult } from './usage.js'
 
-/** A configured provider as the bridge serves it: its options, key pool and upstream connection pool. */
+/** A configured provider as the bridge serves it: its options, key pool and upstream dispatcher. */
 export interface Provider {
   config: ResolvedProvider
   pool: KeyPool
-  upstream: Pool
+  /** Sends upstream requests: the bridge's keep-alive pool, or the provider's `dispatcher` option. */
+  dispatcher: Dispatcher
 }
 
-/** Per-request bookkeeping that ends up in the record. */
+/** Per-request bookkeeping that ends up in the record, whatever front the request came through. */
 export class Exchange {
   readonly record: InterceptionRecord
-  /** Aborts the upstream request: the client left, or the provider sent no headers in time. */
-  readonly controller = new AbortController()
+  /** The upstream request in progress, aborted when the client leaves. */
+  call: UpstreamCall | undefined
   #gone = false
   #finished = false
   #explicit: Outcome | undefined
@@ -25,16 +27,16 @@ export class Exchange {
 
   constructor(
     readonly provider: Provider,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    method: string,
     target: Target,
   ) {
     this.record = {
       id: randomUUID(),
       provider: provider.config.name,
-      method: req.method ?? 'GET',
+      method,
       path: target.rest || '/',
       credentialKind: 'centralized',
+      principal: null,
       credentialHint: null,
       keysTried: [],
       attempts: 0,
@@ -44,6 +46,8 @@ export class Exchange {
       startedAt: Date.now(),
       durationMs: 0,
       firstByteMs: null,
+      model: null,
+      usage: null,
     }
   }
 
@@ -63,13 +67,33 @@ export class Exchange {
   /** The client closed the connection before the response ended: stop everything upstream. */
   leave(): void {
     this.#gone = true
-    this.controller.abort()
+    this.call?.abort()
   }
 
   /** An outcome fixed by aibridge itself; otherwise it is derived when the response ends. */
   settle(outcome: Outcome): void {
     this.#explicit ??= outcome
   }
+
+  /**
+   * The model and token usage read from the response; a compressed body's arrive later (decoded off
+   * the client's path), and the record waits for them (`settled`).
+   */
+  usage(result: UsageResult | Promise<UsageResult>): void {
+    if (!(result instanceof Promise)) {
+      this.#applyUsage(result)
+      return
+    }
+    this.settled = result.then((r) => this.#applyUsage(r))
+  }
+
+  #applyUsage({ model, usage }: UsageResult): void {
+    this.record.model = model
+    this.record.usage = usage
+  }
+
+  /** Set while usage is still being decoded: the record goes out once it resolves. */
+  settled: Promise<void> | undefined
 
   firstByte(): void {
     this.record.firstByteMs ??= Date.now() - this.record.startedAt

@@ -1,5 +1,7 @@
 export { Bridge, createBridge } from './bridge.js'
 export type { DispatchOptions, HandleOptions, NextFunction } from './bridge.js'
+export type { BridgeFetch } from './fetch-front.js'
+export type { Authenticate, Principal } from './authenticate.js'
 export type { BridgeResponse } from './respond.js'
 export { maskKey, fingerprint } from './mask.js'
 export { MemoryKeyStore, mergeMarks } from './key-store.js'
@@ -9,12 +11,15 @@ export type {
   BridgeOptions,
   ByokMode,
   CooldownDefaults,
+  KeyOptions,
   ProviderOptions,
   TimeoutOptions,
 } from './options.js'
 export { DEFAULT_BODY_LIMIT } from './options.js'
-export type { InterceptionRecord, Outcome } from './record.js'
+export type { InterceptionRecord, Outcome, TokenUsage } from './record.js'
+export type { BridgeObserver, KeyMarkedEvent, KeyResetEvent, PoolExhaustedEvent } from './observer.js'
 export type { Logger } from './logger.js'
+export { statusPage } from './status-page.js'
+export type { StatusPageHandler, StatusPageOptions, StatusSnapshot } from './status-page.js'
 export type { ProviderType } from './providers/index.js'
-export { AibridgeKeyNotFoundError, AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
-export { adapterMount, hostBody, isBridge, mountPrefix, pathBelow } from './adapter.js'
+export { AibridgeArgumentError, AibridgeError, AibridgeKeyNotFoundError, AibridgeOptionError } from './errors.js'

@@ -1,3 +1,5 @@
+import type { Logger } from './logger.js'
+
 /**
  * Where key state lives. The request path reads it synchronously and never waits on a network:
  * a shared implementation (Redis, a later package) keeps a local copy that it updates from the
@@ -33,6 +35,16 @@ export interface KeyStateStore {
   mark(provider: string, keyId: string, mark: KeyMark): void
   /** Forgets a key's mark: it is valid again. */
   clear(provider: string, keyId: string): void
+  /**
+   * Resolves once the store has loaded the shared state (`bridge.ready()` awaits it). It never rejects
+   * because the shared side is down: after a bounded wait it resolves and the store serves local state.
+   */
+  ready?(): Promise<void>
+  /**
+   * The bridge's logger, handed over when the bridge is created, for a store that reports its own
+   * trouble (a shared store's outage): a store given a logger of its own keeps that one.
+   */
+  useLogger?(logger: Logger): void
   /** Releases connections; the bridge calls it from `close()`. */
   close?(): Promise<void> | void
 }

@@ -1,9 +1,12 @@
 import type { IncomingMessage } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { Authenticate } from './authenticate.js'
 import { AibridgeOptionError, describeOptionName, describeOptionValue } from './errors.js'
-import type { CooldownOptions, KeyOrder } from './key-pool.js'
+import type { CooldownOptions, KeyEndpoint, KeyOrder, KeySpec } from './key-pool.js'
+import { isHeaderValue, refusedExtraHeader } from './headers.js'
 import type { KeyStateStore } from './key-store.js'
 import type { Logger } from './logger.js'
-import { dialects, type ProviderDialect, type ProviderType } from './providers/index.js'
+import { dialects, isProviderType, providerTypes, type ProviderDialect, type ProviderType } from './providers/index.js'
 import type { InterceptionRecord } from './record.js'
 
 /**
@@ -14,17 +17,61 @@ import type { InterceptionRecord } from './record.js'
  */
 export type ByokMode = 'auto' | false | ((req: IncomingMessage, provider: string) => boolean)
 
+/**
+ * A key that lives at an endpoint of its own (an Azure OpenAI resource in its region, a regional
+ * gateway) or needs headers of its own (the organization it belongs to). Failover replays the
+ * request at the key's endpoint.
+ */
+export interface KeyOptions {
+  /** The API key. Validated and masked like a plain key. */
+  key: string
+  /**
+   * Origin and optional path prefix for this key's requests, with the provider's `baseURL` rules.
+   * @default the provider's `baseURL`
+   */
+  baseURL?: string
+  /**
+   * Extra request headers for this key's attempts only (`OpenAI-Organization`, a tenant header). They
+   * replace a client's header of the same name; credential, hop-by-hop and routing headers are refused.
+   */
+  headers?: Record<string, string>
+}
+
 export interface ProviderOptions {
-  /** The API dialect. Inferred for providers named `anthropic` and `openai`; required otherwise. */
+  /**
+   * The API dialect: `anthropic`, `openai` (and OpenAI-compatible APIs), `gemini` (Google's Gemini API)
+   * or `azure` (Azure OpenAI). Inferred for a provider named after one of them; required otherwise.
+   */
   type?: ProviderType
-  /** The pool, primary first. Empty makes a BYOK-only provider. */
-  keys?: readonly string[]
-  /** Upstream origin and optional path prefix. @default the provider's public API */
+  /**
+   * The pool, primary first: keys, or `{ key, baseURL?, headers? }` for a key at an endpoint of its
+   * own. Empty makes a BYOK-only provider.
+   */
+  keys?: readonly (string | KeyOptions)[]
+  /**
+   * Upstream origin and optional path prefix. Required for `azure`, whose every resource has its own
+   * endpoint (`https://{resource}.openai.azure.com`), unless every key brings its own `baseURL`.
+   * @default the provider's public API
+   */
   baseURL?: string
   /** Overrides the bridge-wide `byok` for this provider. */
   byok?: ByokMode
   /** Overrides the bridge-wide `keyOrder` for this provider. */
   keyOrder?: KeyOrder
+  /**
+   * OpenAI and Azure: add `stream_options: { include_usage: true }` to streaming Chat Completions
+   * requests that do not set it, so their token usage reaches records and metrics. The client then
+   * sees `"usage": null` on every chunk and one extra last chunk (before `data: [DONE]`) with
+   * `"choices": []` and the usage; the official SDKs read it, a client that assumes every chunk has
+   * `choices[0]` must skip it. @default false
+   */
+  includeStreamUsage?: boolean
+  /**
+   * Any undici Dispatcher to send this provider's requests through: an egress `ProxyAgent`, an `Agent`
+   * with TLS settings, a `MockAgent` in tests. The bridge never closes it.
+   * @default the bridge's own keep-alive pool per upstream origin
+   */
+  dispatcher?: Dispatcher
 }
 
 export interface TimeoutOptions {
@@ -34,6 +81,12 @@ export interface TimeoutOptions {
   headersMs?: number
   /** Longest silence between two body chunks. @default 300_000 */
   bodyIdleMs?: number
+  /**
+   * How long a pool key's streaming answer is held back while its first event is awaited (an error
+   * there fails over like the status it stands for); after this, or 64 KiB, it goes to the client as
+   * it is. @default 10_000
+   */
+  streamStartMs?: number
 }
 
 export interface CooldownDefaults {
@@ -63,21 +116,33 @@ export interface BridgeOptions {
   store?: KeyStateStore
   /** Called once per handled request when it ends. Exceptions are logged, never thrown. */
   onInterception?: (record: InterceptionRecord) => void
+  /**
+   * Checks the host's own token on every request through the mount (not `bridge.fetch`). The token is
+   * what the client sends as its provider API key (`x-api-key`, `Authorization: Bearer`, `api-key`),
+   * or `x-aibridge-token` when its provider header carries its own provider key (BYOK). Return a
+   * principal (`{ id }`, which goes into records and events), or null or false to refuse (401). May be
+   * async; one that throws or rejects fails the request with a 500. @default none (no check)
+   */
+  authenticate?: Authenticate
 }
 
 export interface ResolvedProvider {
   name: string
   dialect: ProviderDialect
-  origin: string
+  /** Undefined for an Azure provider without a baseURL of its own: its keys each bring theirs, and BYOK has nowhere to go. */
+  origin: string | undefined
   /** Base path without a trailing slash ('' for none). */
   basePath: string
-  keys: string[]
+  keys: KeySpec[]
   byok: ByokMode
   keyOrder: KeyOrder
+  dispatcher: Dispatcher | undefined
+  includeStreamUsage: boolean
 }
 
 export interface ResolvedOptions {
   providers: Map<string, ResolvedProvider>
+  authenticate: Authenticate | undefined
   bodyLimit: number
   timeouts: Required<TimeoutOptions>
   cooldowns: CooldownOptions
@@ -152,24 +217,116 @@ function keyOrderOption(value: unknown, name: string): KeyOrder | undefined {
   fail(`${name} must be 'ordered' or 'round-robin', got ${describeOptionValue(value)}`)
 }
 
-function resolveKeys(value: unknown, at: string): string[] {
+function streamUsageOption(value: unknown, name: string, type: string): boolean {
+  if (value === undefined || value === false) return false
+  if (value !== true) fail(`${name} must be true or false, got ${describeOptionValue(value)}`)
+  if (type !== 'openai' && type !== 'azure') fail(`${name} applies to OpenAI Chat Completions (type 'openai' or 'azure'), not type '${type}'`)
+  return true
+}
+
+function dispatcherOption(value: unknown, name: string): Dispatcher | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'object' && value !== null && typeof (value as Dispatcher).dispatch === 'function') return value as Dispatcher
+  fail(`${name} must be an undici Dispatcher (an Agent, Pool, ProxyAgent or MockAgent), got ${describeOptionValue(value)}`)
+}
+
+/** What a key needs to know of its provider to be validated, at creation or when keys are replaced. */
+export interface KeyContext {
+  dialect: ProviderDialect
+  /** The provider's own endpoint; undefined for an Azure provider whose keys each bring theirs. */
+  origin: string | undefined
+  basePath: string
+}
+
+const KEY_OPTIONS = ['key', 'baseURL', 'headers'] as const
+
+/**
+ * The one parser of a provider's `keys` (creation, and any later replacement of the pool): plain
+ * strings, or `{ key, baseURL?, headers? }` for a key at an endpoint of its own. `at` is
+ * `providers.{name}.keys`. Messages name the entry, never the key.
+ */
+export function resolveKeys(value: unknown, at: string, provider: KeyContext): KeySpec[] {
   if (value === undefined) return []
-  if (!Array.isArray(value)) fail(`${at} must be an array of strings`)
+  if (!Array.isArray(value)) fail(`${at} must be an array of keys (strings, or { key, baseURL?, headers? } objects)`)
   const seen = new Map<string, number>()
   return value.map((raw, i) => {
-    if (typeof raw !== 'string') fail(`${at}[${i}] must be a string`)
-    const key = raw.trim()
-    if (key === '') fail(`${at}[${i}] is empty`)
-    if (!KEY_CHARS.test(key)) fail(`${at}[${i}] contains whitespace or control characters`)
-    const first = seen.get(key)
+    const spec = resolveKey(raw, `${at}[${i}]`, provider)
+    const first = seen.get(spec.secret)
     if (first !== undefined) fail(`${at}[${i}] duplicates ${at}[${first}]`)
-    seen.set(key, i)
-    return key
+    seen.set(spec.secret, i)
+    return spec
   })
 }
 
-function resolveBaseURL(value: unknown, at: string, fallback: string): { origin: string; basePath: string } {
-  const raw = value ?? fallback
+function resolveKey(raw: unknown, at: string, provider: KeyContext): KeySpec {
+  if (typeof raw === 'string') {
+    if (provider.origin === undefined) fail(`${at} has no baseURL, and the provider has none: give the provider a baseURL, or make the key { key, baseURL }`)
+    return { secret: keyString(raw, at) }
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${at} must be a string, or an object { key, baseURL?, headers? }`)
+  onlyKnown(raw, KEY_OPTIONS, `${at}.`)
+  const o = raw as Record<string, unknown>
+  if (o.key === undefined) fail(`${at}.key is required`)
+  if (typeof o.key !== 'string') fail(`${at}.key must be a string`)
+  const spec: { secret: string; endpoint?: KeyEndpoint; headers?: Record<string, string> } = { secret: keyString(o.key, `${at}.key`) }
+  if (o.baseURL !== undefined) {
+    const endpoint = resolveBaseURL(o.baseURL, `${at}.baseURL`, provider.dialect)
+    // The provider's own endpoint given again: the key takes the common path.
+    if (endpoint.origin !== provider.origin || endpoint.basePath !== provider.basePath) spec.endpoint = endpoint
+  } else if (provider.origin === undefined) {
+    fail(`${at}.baseURL is required: the provider has no baseURL of its own`)
+  }
+  const headers = extraHeaders(o.headers, `${at}.headers`)
+  if (headers) spec.headers = headers
+  return spec
+}
+
+function keyString(raw: string, at: string): string {
+  const key = raw.trim()
+  if (key === '') fail(`${at} is empty`)
+  if (!KEY_CHARS.test(key)) fail(`${at} contains whitespace or control characters`)
+  return key
+}
+
+/** A key's extra headers, names lowercased (a client's header of the same name is replaced); undefined for none. */
+function extraHeaders(value: unknown, at: string): Record<string, string> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${at} must be an object of header names and string values`)
+  const out: Record<string, string> = {}
+  let any = false
+  for (const [name, v] of Object.entries(value)) {
+    const shown = `${at}.${describeOptionName(name)}`
+    const lower = name.toLowerCase()
+    const refused = refusedExtraHeader(lower)
+    if (refused) fail(`${shown} ${refused}`)
+    if (Object.hasOwn(out, lower)) fail(`${shown} repeats a header name (names are case-insensitive)`)
+    // Values are never echoed: a tenant or organization id may be as private as the key.
+    if (typeof v !== 'string' || !isHeaderValue(v)) fail(`${shown} must be a non-empty string of visible ASCII characters (spaces and tabs inside only)`)
+    out[lower] = v
+    any = true
+  }
+  return any ? out : undefined
+}
+
+/** A provider's pool, at creation or from `setKeys`: `at` is `providers.{name}`. */
+function poolKeys(value: unknown, at: string, byok: ByokMode, provider: KeyContext): KeySpec[] {
+  const keys = resolveKeys(value, `${at}.keys`, provider)
+  if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
+  return keys
+}
+
+/** Validates the keys given to `setKeys` as creation validates `providers.{name}.keys`, with the same messages. */
+export function resolveNewKeys(provider: ResolvedProvider, value: unknown): KeySpec[] {
+  if (!Array.isArray(value)) fail(`setKeys: providers.${describeOptionName(provider.name)}.keys must be an array of keys, got ${describeOptionValue(value)}`)
+  return poolKeys(value, `providers.${describeOptionName(provider.name)}`, provider.byok, provider)
+}
+
+/** A base URL: the provider's (`value` undefined takes the dialect's default) or a key's. */
+function resolveBaseURL(value: unknown, at: string, dialect: ProviderDialect): KeyEndpoint {
+  const raw = value ?? dialect.defaultBaseURL
+  if (raw === undefined) {
+    fail(`${at} is required for type '${dialect.type}': it has no shared endpoint (give your resource's, e.g. https://my-resource.openai.azure.com, or give every key its own)`)
+  }
   if (typeof raw !== 'string') fail(`${at} must be a string URL, got ${describeOptionValue(raw)}`)
   let url: URL
   try {
@@ -183,9 +340,15 @@ function resolveBaseURL(value: unknown, at: string, fallback: string): { origin:
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
 }
 
-const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception'] as const
-const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder'] as const
-const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs'] as const
+function everyKeyHasBaseURL(keys: unknown): boolean {
+  return Array.isArray(keys) && keys.length > 0 && keys.every((k: unknown) => typeof k === 'object' && k !== null && (k as { baseURL?: unknown }).baseURL !== undefined)
+}
+
+const TYPE_LIST = providerTypes.map((t) => `'${t}'`).join(', ')
+
+const OPTIONS = ['providers', 'byok', 'bodyLimit', 'timeouts', 'cooldowns', 'keyOrder', 'logger', 'store', 'onInterception', 'authenticate'] as const
+const PROVIDER_OPTIONS = ['type', 'keys', 'baseURL', 'byok', 'keyOrder', 'dispatcher', 'includeStreamUsage'] as const
+const TIMEOUTS = ['connectMs', 'headersMs', 'bodyIdleMs', 'streamStartMs'] as const
 const COOLDOWNS = ['rateLimitMs', 'quotaMs', 'authRecheckMs', 'maxMs'] as const
 
 /** Validates options once, at creation, so the request path never meets a bad one. */
@@ -193,9 +356,12 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options must be an object')
   onlyKnown(options, OPTIONS, '')
   functions(options.logger, 'logger', ['debug', 'info', 'warn', 'error'])
-  functions(options.store, 'store', ['get', 'mark', 'clear'], ['close'])
+  functions(options.store, 'store', ['get', 'mark', 'clear'], ['close', 'ready', 'useLogger'])
   if (options.onInterception !== undefined && typeof options.onInterception !== 'function') {
     fail(`onInterception must be a function, got ${describeOptionValue(options.onInterception)}`)
+  }
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+    fail(`authenticate must be a function (token, req) => principal | null, got ${describeOptionValue(options.authenticate)}`)
   }
   const { providers } = options
   if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
@@ -213,20 +379,23 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
     const p = providers[name]
     if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${at} must be an object`)
     onlyKnown(p, PROVIDER_OPTIONS, `${at}.`)
-    const type = p.type ?? (name === 'anthropic' || name === 'openai' ? name : undefined)
-    if (type === undefined) fail(`${at}.type is required for a provider not named anthropic or openai ('anthropic' or 'openai')`)
+    const type: unknown = p.type ?? (isProviderType(name) ? name : undefined)
+    if (type === undefined) fail(`${at}.type is required for a provider not named after its type (${TYPE_LIST})`)
+    if (!isProviderType(type)) fail(`${at}.type must be one of ${TYPE_LIST}, got ${describeOptionValue(type)}`)
     const dialect = dialects[type]
-    if (!dialect) fail(`${at}.type must be 'anthropic' or 'openai', got ${describeOptionValue(type)}`)
-    const keys = resolveKeys(p.keys, `${at}.keys`)
+    // Azure has no shared endpoint: the provider's baseURL may be left out when every key brings one.
+    const base = p.baseURL === undefined && dialect.defaultBaseURL === undefined && everyKeyHasBaseURL(p.keys) ? undefined : resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect)
+    const endpoint: KeyContext = { dialect, origin: base?.origin, basePath: base?.basePath ?? '' }
     const byok = byokOption(p.byok, `${at}.byok`) ?? bridgeByok
-    if (keys.length === 0 && byok === false) fail(`${at} has no keys and byok is false: no request could be served`)
+    const keys = poolKeys(p.keys, at, byok, endpoint)
     resolved.set(name, {
       name,
-      dialect,
-      ...resolveBaseURL(p.baseURL, `${at}.baseURL`, dialect.defaultBaseURL),
+      ...endpoint,
       keys,
       byok,
       keyOrder: keyOrderOption(p.keyOrder, `${at}.keyOrder`) ?? bridgeOrder,
+      dispatcher: dispatcherOption(p.dispatcher, `${at}.dispatcher`),
+      includeStreamUsage: streamUsageOption(p.includeStreamUsage, `${at}.includeStreamUsage`, type),
     })
   }
 
@@ -234,11 +403,13 @@ export function resolveOptions(options: BridgeOptions): ResolvedOptions {
   const c = section(options.cooldowns, 'cooldowns', COOLDOWNS)
   return {
     providers: resolved,
+    authenticate: options.authenticate,
     bodyLimit: positive(options.bodyLimit, 'bodyLimit', DEFAULT_BODY_LIMIT, 'bytes'),
     timeouts: {
       connectMs: timer(t.connectMs, 'timeouts.connectMs', 10_000),
       headersMs: timer(t.headersMs, 'timeouts.headersMs', 600_000),
       bodyIdleMs: timer(t.bodyIdleMs, 'timeouts.bodyIdleMs', 300_000),
+      streamStartMs: timer(t.streamStartMs, 'timeouts.streamStartMs', 10_000),
     },
     cooldowns: {
       rateLimitMs: cooldown(c.rateLimitMs, 'cooldowns.rateLimitMs', 60_000),

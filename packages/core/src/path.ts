@@ -89,7 +89,10 @@ export function hostilePath(target: Target): string | undefined {
   return undefined
 }
 
+/** The part of a target that goes upstream below the base path. */
+export type PathBelow = Pick<Target, 'rest' | 'search'>
+
 /** `{basePath}{rest}?{query}`: the base URL's own prefix is kept, the query passes verbatim. */
-export function upstreamPath(basePath: string, target: Target): string {
+export function upstreamPath(basePath: string, target: PathBelow): string {
   return (basePath + target.rest || '/') + target.search
 }

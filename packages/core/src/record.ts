@@ -22,6 +22,14 @@ export type Outcome =
    */
   | 'rejected'
 
+/** Tokens the provider reported for a request; a count the provider did not give is null. */
+export interface TokenUsage {
+  inputTokens: number | null
+  outputTokens: number | null
+  cacheReadTokens: number | null
+  cacheWriteTokens: number | null
+}
+
 /** One handled request, as `onInterception` receives it. Holds no key, token or body. */
 export interface InterceptionRecord {
   id: string
@@ -30,6 +38,8 @@ export interface InterceptionRecord {
   /** The path after the provider segment, without the query string (which may hold secrets). */
   path: string
   credentialKind: 'centralized' | 'byok'
+  /** The `id` of the principal the `authenticate` option returned for the request's token; null without `authenticate` (and for `bridge.fetch`). */
+  principal: string | null
   /** Hint of the key that served the request, or of the last key tried; null for BYOK or when no key was tried. */
   credentialHint: string | null
   /** Hints of the pool keys tried, in order. */
@@ -45,4 +55,13 @@ export interface InterceptionRecord {
   durationMs: number
   /** Ms from start until the first response body byte was sent to the client (an upstream chunk, or aibridge's own answer); null when none was. */
   firstByteMs: number | null
+  /** The model the provider says served the request (from its response); null when it did not say. */
+  model: string | null
+  /** Token usage from the provider's own response; null when it did not say. */
+  usage: TokenUsage | null
+}
+
+/** A record to hand out: the exchange may still be settling (a client that left mid-request) when it goes out. */
+export function copyRecord(record: InterceptionRecord): InterceptionRecord {
+  return { ...record, keysTried: [...record.keysTried], usage: record.usage && { ...record.usage } }
 }

@@ -1,22 +1,27 @@
-import { Readable } from 'node:stream'
-import { errors as undiciErrors } from 'undici'
+import type { BodyConsumer } from './upstream-call.js'
+
+/** Where the relay writes: the client's response, whatever front serves it (node:http, a framework stream, fetch). */
+export interface BodySink {
+  /** false: the client is slow; the sink calls the `drain` callback it was given when it can take more. */
+  write(chunk: Buffer): boolean
+  end(): void
+  /** Ends the client's response as broken: a reset connection (node), an erroring stream (fetch); `cause` is why. */
+  fail(cause: Error): void
+}
 
 export interface RelayOptions {
-  /** Bytes already read from the source (while classifying an error), sent first. */
-  prefix?: Buffer
-  /** The longest silence from the source while the client is keeping up; longer counts as a death. */
-  idleMs: number
   /**
-   * For an SSE response: the event to send when the source dies mid-way; undefined destroys instead.
+   * For an SSE response: the event to send when the source dies mid-way; undefined resets instead.
    * When set, bytes after the last complete event are held until their event completes, so a death
    * never leaves half an event on the client (the SDKs would choke on its JSON instead of raising).
    */
-  sseErrorEvent?: () => string
+  sseErrorEvent: ((lastEvent: Buffer | undefined) => string) | undefined
   onFirstChunk(): void
-  /**
-   * The source died mid-body; `graceful` when an error event ended the stream. Otherwise the caller
-   * resets the client connection: the relay then ends without an error of its own.
-   */
+  /** Every chunk as it goes to the client (usage accounting); absent when nobody reads them. */
+  onChunk: ((chunk: Buffer) => void) | undefined
+  /** The relay is over (once, clean or not); absent when nobody needs to know. */
+  onDone: (() => void) | undefined
+  /** The source died mid-body; `graceful` when an error event ended the stream, else the sink was destroyed. */
   onTruncated(err: Error, graceful: boolean): void
   /** Set when the client is gone, so a source error is not mistaken for a truncation. */
   clientGone(): boolean
@@ -30,74 +35,38 @@ const CR_CR = Buffer.from('\r\r')
 const HOLD_LIMIT = 16 * 1024 * 1024
 
 /**
- * The upstream body on its way to the client: chunks are passed on as they arrive, the source is
- * paused while the client is slow (backpressure), and a source that dies mid-body never looks like
- * a clean end. An SSE stream goes event by event: a chunk is sent up to its last complete event and
- * the rest waits for the chunk that completes it; a death then means one provider-shaped error event
- * and the end (the official SDKs raise it). Any other body is destroyed, which the caller turns into a
- * reset connection.
+ * The upstream body on its way to the client: chunks are passed on as they arrive, and a source that
+ * dies mid-body never looks like a clean end. Backpressure is the sink's `write` result, which the
+ * upstream call turns into a paused socket. An SSE stream goes event by event: a chunk is sent up to
+ * its last complete event and the rest waits for the chunk that completes it; a death then means one
+ * provider-shaped error event and the end (the official SDKs raise it). Any other body is destroyed,
+ * which the client sees as a reset connection.
  */
-export class UpstreamRelay extends Readable {
-  readonly #source: Readable
+export class BodyRelay implements BodyConsumer {
+  readonly #sink: BodySink
   readonly #options: RelayOptions
   #started = false
   // SSE only: bytes of an event not yet complete, and the last two bytes seen (sent or held).
-  #held: Buffer[] = []
+  #held: Buffer[] | undefined
   #heldBytes = 0
-  #last: [number, number] = [0, 0]
+  readonly #last: [number, number] = [0, 0]
   // SSE only: what was sent ends with a whole event (false once an event over HOLD_LIMIT went out).
   #atBoundary = true
-  // Runs only while the source flows: a slow client pausing it is backpressure, not a stalled provider.
-  #idle: NodeJS.Timeout | undefined
+  // SSE only: the last chunk sent, which ends with the last event the client got.
+  #lastSent: Buffer | undefined
 
-  constructor(source: Readable, options: RelayOptions) {
-    super()
-    this.#source = source
+  constructor(sink: BodySink, options: RelayOptions) {
+    this.#sink = sink
     this.#options = options
-    if (options.prefix && options.prefix.length > 0) this.#pass(options.prefix)
-    // An error body read whole while classifying has already emitted 'end': it would never come again.
-    if (source.readableEnded) {
-      this.push(null)
-      return
-    }
-    source.on('data', (chunk: Buffer) => {
-      if (this.#pass(chunk)) this.#armIdle()
-      else {
-        this.#disarmIdle()
-        source.pause()
-      }
-    })
-    source.once('end', () => {
-      this.#disarmIdle()
-      // A clean end: whatever the provider sent goes to the client, complete event or not.
-      this.#flushHeld()
-      this.push(null)
-    })
-    source.once('error', (err: Error) => {
-      this.#disarmIdle()
-      this.#sourceFailed(err)
-    })
-    // A source left paused (by the error-body read) starts with the client's first read instead.
-    if (!source.isPaused()) this.#armIdle()
   }
 
-  #armIdle(): void {
-    if (this.#idle) this.#idle.refresh()
-    else {
-      const ms = this.#options.idleMs
-      this.#idle = setTimeout(() => this.#source.destroy(new undiciErrors.BodyTimeoutError()), ms).unref()
-    }
-  }
-
-  #disarmIdle(): void {
-    clearTimeout(this.#idle)
-    this.#idle = undefined
-  }
-
-  #pass(chunk: Buffer): boolean {
+  data(chunk: Buffer): boolean {
+    if (chunk.length === 0) return true
     if (!this.#options.sseErrorEvent) return this.#push(chunk)
-    const end = lastEventEnd(chunk, this.#last)
-    this.#last = chunk.length >= 2 ? [chunk[chunk.length - 2]!, chunk[chunk.length - 1]!] : chunk.length === 1 ? [this.#last[1], chunk[0]!] : this.#last
+    const last = this.#last
+    const end = lastEventEnd(chunk, last)
+    last[0] = chunk.length >= 2 ? chunk[chunk.length - 2]! : last[1]
+    last[1] = chunk[chunk.length - 1]!
     if (end === -1) {
       this.#hold(chunk)
       if (this.#heldBytes <= HOLD_LIMIT) return true
@@ -110,16 +79,44 @@ export class UpstreamRelay extends Readable {
     return this.#push(end === chunk.length ? chunk : chunk.subarray(0, end))
   }
 
+  end(): void {
+    // A clean end: whatever the provider sent goes to the client, complete event or not.
+    this.#flushHeld()
+    this.#options.onDone?.()
+    this.#sink.end()
+  }
+
+  error(err: Error): void {
+    this.#options.onDone?.()
+    if (this.#options.clientGone()) {
+      this.#sink.fail(err)
+      return
+    }
+    const event = this.#options.sseErrorEvent
+    this.#options.onTruncated(err, event !== undefined)
+    if (!event) {
+      this.#sink.fail(err)
+      return
+    }
+    // The half event held back is dropped; one sent unfinished (over the hold limit) is closed first
+    // so the error event stands on its own.
+    this.#held = undefined
+    this.#push(Buffer.from((this.#atBoundary ? '' : '\n\n') + event(this.#lastSent), 'utf8'))
+    this.#sink.end()
+  }
+
   #hold(chunk: Buffer): void {
-    this.#held.push(chunk)
+    ;(this.#held ??= []).push(chunk)
     this.#heldBytes += chunk.length
   }
 
   #flushHeld(): boolean {
-    let ok = true
-    for (const held of this.#held) ok = this.#push(held)
-    this.#held = []
+    const held = this.#held
+    if (!held) return true
+    this.#held = undefined
     this.#heldBytes = 0
+    let ok = true
+    for (const chunk of held) ok = this.#push(chunk)
     return ok
   }
 
@@ -128,41 +125,9 @@ export class UpstreamRelay extends Readable {
       this.#started = true
       this.#options.onFirstChunk()
     }
-    return this.push(chunk)
-  }
-
-  #sourceFailed(err: Error): void {
-    if (this.destroyed) return
-    if (this.#options.clientGone()) {
-      this.destroy()
-      return
-    }
-    const event = this.#options.sseErrorEvent
-    this.#options.onTruncated(err, event !== undefined)
-    if (event) {
-      // The half event held back is dropped; one sent unfinished (over the hold limit) is closed first
-      // so the error event stands on its own.
-      this.#held = []
-      this.#push(Buffer.from((this.#atBoundary ? '' : '\n\n') + event(), 'utf8'))
-      this.push(null)
-    } else {
-      // The caller has reset the client's connection (onTruncated, logged there): an error here
-      // would only reach a framework's error handler as a second report (Koa prints its stack).
-      this.destroy()
-    }
-  }
-
-  override _read(): void {
-    if (this.#source.isPaused() && !this.#source.readableEnded && !this.#source.destroyed) {
-      this.#armIdle()
-      this.#source.resume()
-    }
-  }
-
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.#disarmIdle()
-    if (!this.#source.destroyed) this.#source.destroy()
-    callback(err)
+    this.#options.onChunk?.(chunk)
+    this.#lastSent = chunk
+    return this.#sink.write(chunk)
   }
 }
 

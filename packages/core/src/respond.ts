@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Exhaustion } from './key-pool.js'
-import type { ErrorKind, ProviderDialect } from './providers/index.js'
+import type { ErrorDetail, ErrorKind, ProviderDialect } from './providers/index.js'
 
 /** What the bridge answers: adapters hand it to their framework, `handle` writes it itself. */
 export interface BridgeResponse {
@@ -16,15 +16,16 @@ export interface BridgeResponse {
   eventStream?: boolean
 }
 
-/** A provider-shaped error answer. */
+/** A provider-shaped error answer; `detail` is what the body says besides (a retry delay, for Google). */
 export function errorResponse(
   dialect: ProviderDialect,
   status: number,
   kind: ErrorKind,
   message: string,
   extra?: OutgoingHttpHeaders,
+  detail?: Omit<ErrorDetail, 'status'>,
 ): BridgeResponse {
-  const body = Buffer.from(JSON.stringify(dialect.errorBody(kind, `aibridge: ${message}`)), 'utf8')
+  const body = Buffer.from(JSON.stringify(dialect.errorBody(kind, `aibridge: ${message}`, { ...detail, status })), 'utf8')
   return {
     status,
     headers: { 'content-type': 'application/json', 'content-length': body.length, ...extra },
@@ -57,5 +58,5 @@ export function exhaustedResponse(dialect: ProviderDialect, e: Exhaustion): Brid
     })
   }
   const wait = retryAfterSeconds ?? 1
-  return errorResponse(dialect, 429, 'rate_limit', `${what} (retry after ${wait}s)`, { 'retry-after': String(wait) })
+  return errorResponse(dialect, 429, 'rate_limit', `${what} (retry after ${wait}s)`, { 'retry-after': String(wait) }, { retryAfterSeconds: wait })
 }

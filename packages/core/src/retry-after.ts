@@ -110,7 +110,8 @@ function resetFromLimits(
 
 /**
  * The cooldown a 429 asks for, in milliseconds: `retry-after-ms`, then `Retry-After`, then the
- * provider's reset headers. Undefined when none parse (the caller applies its default).
+ * provider's reset headers (Anthropic's timestamps; OpenAI's and Azure OpenAI's durations).
+ * Undefined when none parse (the caller applies its default).
  */
 export function cooldownFromHeaders(get: HeaderGetter, now: number): number | undefined {
   const ms = parseRetryAfterMs(get('retry-after-ms'))
@@ -129,7 +130,14 @@ export function cooldownFromHeaders(get: HeaderGetter, now: number): number | un
     get,
     OPENAI_LIMITS,
     (l) => `x-ratelimit-remaining-${l}`,
-    (l) => `x-ratelimit-reset-${l}`,
-    parseDuration,
+    // Azure OpenAI has also spelled it `x-rate-limit-reset-tokens` (openai/openai-python#937).
+    (l) => (get(`x-ratelimit-reset-${l}`) === undefined ? `x-rate-limit-reset-${l}` : `x-ratelimit-reset-${l}`),
+    parseReset,
   )
+}
+
+/** OpenAI's durations (`6m0s`), or Azure OpenAI's bare seconds (`55`) in the same headers. */
+function parseReset(value: string | undefined): number | undefined {
+  const m = value === undefined ? null : DELTA_SECONDS.exec(value)
+  return m ? Number(m[1]) * 1000 : parseDuration(value)
 }

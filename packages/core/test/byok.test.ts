@@ -208,14 +208,18 @@ describe('byok as a function', () => {
 describe('centralized requests never forward client credential headers', () => {
   test('the pool key is injected as x-api-key (Anthropic) and Authorization: Bearer (OpenAI)', async () => {
     const { b } = await start()
-    await post(b.url, '/anthropic/v1/messages', {}, { 'api-key': CLIENT })
-    await post(b.url, '/openai/v1/chat/completions', {}, { 'api-key': CLIENT })
+    // `api-key` (Azure) and `x-goog-api-key` (Gemini) are no credential to these dialects, but still one.
+    await post(b.url, '/anthropic/v1/messages', {}, { 'api-key': CLIENT, 'x-goog-api-key': CLIENT })
+    await post(b.url, '/openai/v1/chat/completions', {}, { 'api-key': CLIENT, 'x-goog-api-key': CLIENT })
     const [a, o] = h.up.requests
     expect(a!.headers['x-api-key']).toBe(P1)
     expect(a!.headers.authorization).toBeUndefined()
     expect(o!.headers.authorization).toBe(`Bearer ${P1}`)
     expect(o!.headers['x-api-key']).toBeUndefined()
-    for (const s of [a!, o!]) expect(s.headers['api-key']).toBeUndefined()
+    for (const s of [a!, o!]) {
+      expect(s.headers['api-key']).toBeUndefined()
+      expect(s.headers['x-goog-api-key']).toBeUndefined()
+    }
   })
 
   test('on failover the replayed request carries only the next pool key', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest'
+import { describe, expect, onTestFinished, test, vi } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
 import { testKey } from './helpers/bridge.js'
@@ -127,15 +127,18 @@ describe('no key cooling, all out for good: 502', () => {
 
 describe('what a request met is what it is told', () => {
   test('a key whose cooldown ends while the request fails over is tried again, primary first', async () => {
+    // A fake clock (Date only): the primary's cooldown ends while K2 answers, with no real waiting.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    onTestFinished(() => void vi.useRealTimers())
     const b = await h.start({ providers: { openai: { keys: KEYS, baseURL: h.up.url } } })
-    // The primary cools for 150 ms; the next request finds it out and walks on to K2 (slow) and K3.
-    h.up.queue(rateLimited({ 'retry-after-ms': '150' }))
+    // The primary cools for 30 s; the next request finds it out and walks on to K2 and K3.
+    h.up.queue(rateLimited({ 'retry-after-ms': '30000' }))
     await post(b.url, '/openai/v1/x', {})
     expect(b.bridge.keyStates().openai![0]!.state).toBe('temporary')
     h.up.handle(
       byKey({
         [K2]: async (seen, res, req) => {
-          await new Promise((r) => setTimeout(r, 300))
+          vi.setSystemTime(Date.now() + 31_000)
           await rateLimited({ 'retry-after': '30' })(seen, res, req)
         },
         [K3]: rateLimited({ 'retry-after': '30' }),

@@ -1,5 +1,5 @@
 import { deflateRawSync, gzipSync } from 'node:zlib'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, json, rateLimited, text, type Script } from '../../../test/support/upstream.js'
 import { sleep, within } from '../../../test/support/wait.js'
@@ -59,14 +59,22 @@ describe('a 429 takes the key out for a while and the next key serves', () => {
   })
 
   test('a cooldown ends by itself: the primary serves again once it has passed', async () => {
-    const { b } = await openaiBridge()
-    h.up.queue(rateLimited({ 'retry-after-ms': '150' }))
-    h.up.handle(served)
-    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K2' })
-    expect(b.bridge.keyStates().openai![0]!.state).toBe('temporary')
-    await sleep(200)
-    expect(b.bridge.keyStates().openai![0]!.state).toBe('valid')
-    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+    // A fake clock (Date only: sockets and timers stay real), so no test sleeps through a cooldown.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const { b } = await openaiBridge()
+      h.up.queue(rateLimited({ 'retry-after-ms': '30000' }))
+      h.up.handle(served)
+      expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K2' })
+      expect(b.bridge.keyStates().openai![0]!.state).toBe('temporary')
+      vi.setSystemTime(Date.now() + 29_999)
+      expect(b.bridge.keyStates().openai![0]!.state).toBe('temporary')
+      vi.setSystemTime(Date.now() + 2)
+      expect(b.bridge.keyStates().openai![0]!.state).toBe('valid')
+      expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('a 429 error body larger than the classification window still fails over', async () => {
@@ -206,17 +214,22 @@ describe('401 and 403 take the key out permanently', () => {
   })
 
   test('cooldowns.authRecheckMs: the key is tried again after the interval', async () => {
-    const { b, store } = await openaiBridge({ authRecheckMs: 150 })
-    h.up.queue(json(401, openaiError('bad key', 'invalid_request_error', 'invalid_api_key')))
-    h.up.handle(served)
-    await post(b.url, '/openai/v1/x', {})
-    const k1 = b.bridge.keyStates().openai![0]!
-    expect(k1.state).toBe('permanent')
-    expect(k1.until).toBeTypeOf('number')
-    expect(store.marks[0]!.cooldownMs).toBe(150)
-    await sleep(200)
-    expect(b.bridge.keyStates().openai![0]!.state).toBe('valid')
-    expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const { b, store } = await openaiBridge({ authRecheckMs: 600_000 })
+      h.up.queue(json(401, openaiError('bad key', 'invalid_request_error', 'invalid_api_key')))
+      h.up.handle(served)
+      await post(b.url, '/openai/v1/x', {})
+      const k1 = b.bridge.keyStates().openai![0]!
+      expect(k1.state).toBe('permanent')
+      expect(k1.until).toBeTypeOf('number')
+      expect(store.marks[0]!.cooldownMs).toBe(600_000)
+      vi.setSystemTime(Date.now() + 600_001)
+      expect(b.bridge.keyStates().openai![0]!.state).toBe('valid')
+      expect((await post(b.url, '/openai/v1/x', {})).json()).toEqual({ served: 'K1' })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

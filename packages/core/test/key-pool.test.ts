@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
 import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
-import { AibridgeKeyNotFoundError, createBridge, fingerprint, maskKey } from '../src/index.js'
+import { AibridgeArgumentError, AibridgeError, AibridgeKeyNotFoundError, createBridge, fingerprint, maskKey } from '../src/index.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 
@@ -138,11 +138,13 @@ describe('resetKey', () => {
     expect(() => bridge.resetKey('openai', 'sk-x...nope')).toThrow(AibridgeKeyNotFoundError)
   })
 
-  test('arguments that are not strings throw AibridgeKeyNotFoundError, not a TypeError', () => {
+  test('arguments that are not strings throw AibridgeArgumentError, not a TypeError', () => {
     const bridge = bridgeWith([K1])
     const untyped = bridge.resetKey.bind(bridge) as (provider: unknown, idOrHint: unknown) => void
     for (const [provider, idOrHint] of [['openai', undefined], ['openai', null], ['openai', 3], [undefined, maskKey(K1)], [{}, maskKey(K1)]]) {
-      expect(() => untyped(provider, idOrHint), `${String(provider)}, ${String(idOrHint)}`).toThrow(AibridgeKeyNotFoundError)
+      expect(() => untyped(provider, idOrHint), `${String(provider)}, ${String(idOrHint)}`).toThrow(AibridgeArgumentError)
+      expect(() => untyped(provider, idOrHint)).toThrow(expect.objectContaining({ code: 'AIBRIDGE_ARGUMENT' }))
+      expect(() => untyped(provider, idOrHint)).toThrow(AibridgeError)
     }
     expect(() => untyped('openai', undefined)).toThrow('resetKey(provider, idOrHint) takes two strings, got string and undefined')
   })

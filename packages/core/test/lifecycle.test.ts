@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest'
 import { open, post, raw } from '../../../test/support/http.js'
+import { pipelined, postBytes } from '../../../test/support/pipeline.js'
 import { byKey, json, rateLimited } from '../../../test/support/upstream.js'
 import { gate, sleep, until, within } from '../../../test/support/wait.js'
 import { createBridge, MemoryKeyStore, type InterceptionRecord } from '../src/index.js'
@@ -86,6 +87,38 @@ test('two bridges sharing a store share key state', async () => {
   await post(a.url, '/openai/v1/x', {})
   await post(c.url, '/openai/v1/x', {})
   expect(h.up.requests.map((s) => s.key)).toEqual([K1, K2, K2])
+})
+
+test('ready() waits for the store to load its shared state; without a store ready() it resolves at once', async () => {
+  const loaded = gate()
+  let loads = 0
+  const store = Object.assign(new MemoryKeyStore(), {
+    ready: async () => {
+      loads++
+      await loaded.promise
+    },
+  })
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } }, store })
+  let done = false
+  const ready = b.bridge.ready().then(() => (done = true))
+  await sleep(20)
+  expect(done).toBe(false)
+  loaded.open()
+  await within(ready, 1000, 'bridge.ready()')
+  expect(loads).toBe(1)
+  const plain = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+  await within(plain.bridge.ready(), 1000, 'bridge.ready() with the memory store')
+})
+
+test('ready() resolves when the store rejects (logged at error level): the bridge serves from local state', async () => {
+  const b = await h.start({
+    providers: { openai: { keys: [K1], baseURL: h.up.url } },
+    store: Object.assign(new MemoryKeyStore(), { ready: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) }),
+  })
+  await expect(b.bridge.ready()).resolves.toBeUndefined()
+  const line = b.logs.map((l) => JSON.parse(l) as { level: number; msg: string; err?: string }).find((l) => l.msg === 'aibridge: key store failed to get ready; serving from local state')
+  expect(line).toMatchObject({ level: 50, err: 'Error: ECONNREFUSED 127.0.0.1:6379' })
+  expect((await post(b.url, '/openai/v1/x', {})).status).toBe(200)
 })
 
 test('close() resolves when the store fails to close, and logs that at error level', async () => {
@@ -195,4 +228,23 @@ test('the record handed to onInterception is not changed afterwards', async () =
   await sleep(100)
   expect(JSON.stringify(seen[0])).toBe(before)
   expect(seen[0]).toMatchObject({ outcome: 'client_aborted', status: null, upstreamRequestId: null })
+})
+
+test('issue 15: a pipelined request reaching the bridge after its client hung up is recorded, never sent upstream, and close() resolves', async () => {
+  // A slow host middleware: the handler hands the second request over only once the connection is gone.
+  const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } }, (bridge) => (req, res) => {
+    if (req.url!.endsWith('/second')) req.socket.once('close', () => setTimeout(() => void bridge.handle(req, res), 20))
+    else void bridge.handle(req, res)
+  })
+  h.up.handle(() => {})
+  const client = await pipelined(b.url, postBytes('/openai/v1/first') + postBytes('/openai/v1/second'))
+  await h.up.waitFor(1)
+  client.hangUp()
+  const records = await b.waitForRecords(2)
+  await within(b.bridge.close(), 5000, 'bridge.close()')
+  expect(records.map((r) => [r.path, r.outcome, r.attempts]).sort()).toEqual([
+    ['/v1/first', 'client_aborted', 1],
+    ['/v1/second', 'client_aborted', 0],
+  ])
+  expect(h.up.requests.map((s) => s.url)).toEqual(['/v1/first'])
 })

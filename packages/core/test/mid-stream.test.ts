@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, test } from 'vitest'
 import { raw } from '../../../test/support/http.js'
-import { anthropicStreamEvents, dieAfter, openaiStreamEvents } from '../../../test/support/upstream.js'
+import { anthropicStreamEvents, dieAfter, openaiStreamEvents, sseEvent } from '../../../test/support/upstream.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 import { recordingStore } from './helpers/store.js'
@@ -55,13 +55,41 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{"stream":true}' })
     const parsed = parseEvents(r.text)
     expect(parsed).toHaveLength(2)
-    expect(parsed[1]!.event).toBe('error')
+    // Chat Completions' own form: a final data chunk carrying `error` (no event name).
+    expect(parsed[1]!.event).toBe(null)
     expect(JSON.parse(parsed[1]!.data)).toEqual({
       error: { message: expect.stringContaining('ended unexpectedly'), type: 'server_error', param: null, code: 'stream_interrupted' },
     })
     expect(h.up.requests).toHaveLength(1)
     const [record] = await b.waitForRecords(1)
     expect(record!.outcome).toBe('truncated')
+  })
+
+  test('openai responses: the Responses error event, numbered after the last event, with the error also nested under `error`', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    const events = [
+      sseEvent('response.created', { type: 'response.created', sequence_number: 0, response: { id: 'resp_1', status: 'in_progress' } }),
+      sseEvent('response.output_text.delta', { type: 'response.output_text.delta', sequence_number: 1, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'Hi' }),
+    ]
+    h.up.handle(dieAfter(SSE, ...events))
+    const r = await raw(b.url, '/openai/v1/responses', { method: 'POST', body: '{"stream":true}' })
+    const parsed = parseEvents(r.text)
+    expect(parsed.map((e) => e.event)).toEqual(['response.created', 'response.output_text.delta', 'error'])
+    const message = expect.stringContaining('ended unexpectedly')
+    // The documented flat form (the Vercel AI SDK validates it), and `error`, on which the openai SDK raises.
+    expect(JSON.parse(parsed[2]!.data)).toEqual({
+      type: 'error',
+      code: 'stream_interrupted',
+      message,
+      param: null,
+      sequence_number: 2,
+      error: { type: 'server_error', code: 'stream_interrupted', message, param: null },
+    })
+
+    // Cut before any event: numbered 0.
+    h.up.handle(dieAfter(SSE))
+    const r2 = await raw(b.url, '/openai/v1/responses', { method: 'POST', body: '{"stream":true}' })
+    expect(JSON.parse(parseEvents(r2.text)[0]!.data)).toMatchObject({ type: 'error', sequence_number: 0 })
   })
 
   test('an event cut in the middle never reaches the client: the stream ends with the last whole event, then the error', async () => {
@@ -82,10 +110,12 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     const r = await raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })
     // At least the first 16 MiB went out as sent (what came after it, held when the source died, did
     // not), then the unfinished event was closed and the error event followed on its own.
-    const cut = r.text.lastIndexOf('\n\nevent: error\n')
+    const cut = r.text.lastIndexOf('\n\ndata: {"error"')
     expect(cut).toBeGreaterThan(16 * 1024 * 1024)
     expect(lines.join('').startsWith(r.text.slice(0, cut))).toBe(true)
-    expect(parseEvents(r.text.slice(cut + 2)).map((e) => e.event)).toEqual(['error'])
+    const after = parseEvents(r.text.slice(cut + 2))
+    expect(after).toHaveLength(1)
+    expect(JSON.parse(after[0]!.data).error.code).toBe('stream_interrupted')
   })
 
   test('an event split across chunks goes out whole once its last chunk arrives; the bytes are unchanged', async () => {
@@ -124,8 +154,8 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     expect(r.status).toBe(200)
     const parsed = parseEvents(r.text)
     expect(parsed).toHaveLength(1)
-    expect(parsed[0]!.event).toBe('error')
-    expect(r.text.startsWith('event: error\n')).toBe(true)
+    expect(r.text.startsWith('data: {"error":')).toBe(true)
+    expect(JSON.parse(parsed[0]!.data).error.code).toBe('stream_interrupted')
   })
 
   test('an upstream that goes silent longer than timeouts.bodyIdleMs is cut the same way', async () => {
@@ -141,7 +171,7 @@ describe('an SSE upstream that dies mid-stream: one provider-shaped error event,
     // Exact to the timer, not to undici's one-second clock.
     expect(Date.now() - started).toBeLessThan(900)
     const parsed = parseEvents(r.text)
-    expect(parsed.at(-1)!.event).toBe('error')
+    expect(JSON.parse(parsed.at(-1)!.data).error.code).toBe('stream_interrupted')
     const [record] = await b.waitForRecords(1)
     expect(record!.outcome).toBe('truncated')
     // The silent upstream exchange is closed too.

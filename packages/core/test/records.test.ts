@@ -23,6 +23,7 @@ describe('onInterception gets one record per request', () => {
       method: 'POST',
       path: '/v1/chat/completions',
       credentialKind: 'centralized',
+      principal: null,
       credentialHint: maskKey(K1),
       keysTried: [maskKey(K1)],
       attempts: 1,
@@ -32,6 +33,8 @@ describe('onInterception gets one record per request', () => {
       startedAt: expect.any(Number),
       durationMs: expect.any(Number),
       firstByteMs: expect.any(Number),
+      model: null,
+      usage: null,
     })
     expect(record!.startedAt).toBeGreaterThanOrEqual(before)
     expect(record!.startedAt).toBeLessThanOrEqual(Date.now())
@@ -119,9 +122,10 @@ describe('a throwing onInterception is logged and never breaks the request', () 
     const r1 = await post(b.url, '/openai/v1/x', {})
     const r2 = await post(b.url, '/openai/v1/x', {})
     expect([r1.status, r2.status]).toEqual([200, 200])
-    await until(() => lines.length >= 2)
+    const threw = () => lines.map((l) => JSON.parse(l)).filter((e) => e.msg === 'aibridge: onInterception threw')
+    await until(() => threw().length >= 2)
     expect(calls).toBe(2)
-    const entry = JSON.parse(lines[0]!)
+    const entry = threw()[0]
     expect(entry.msg).toBe('aibridge: onInterception threw')
     expect(entry.err).toContain('sink down')
     expect(entry.level).toBe(50)
@@ -137,7 +141,27 @@ describe('a throwing onInterception is logged and never breaks the request', () 
       }) as unknown as (r: InterceptionRecord) => void,
     })
     expect((await post(b.url, '/openai/v1/x', {})).status).toBe(200)
-    await until(() => lines.length >= 1)
-    expect(JSON.parse(lines[0]!).err).toContain('async sink down')
+    const threw = () => lines.map((l) => JSON.parse(l)).filter((e) => e.msg === 'aibridge: onInterception threw')
+    await until(() => threw().length >= 1)
+    expect(threw()[0].err).toContain('async sink down')
+  })
+})
+
+describe('request logs', () => {
+  test('one info line per request end with the record, no key, no body, no query string', async () => {
+    const { logger, lines } = capturingLogger()
+    const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: h.up.url } }, logger })
+    h.up.handle(byKey({ [K1]: rateLimited({ 'retry-after': '5' }), [K2]: json(200, { ok: true }) }))
+    await post(b.url, '/openai/v1/chat/completions?token=query-secret', { messages: [{ role: 'user', content: 'BODY-SECRET' }] })
+    const [record] = await b.waitForRecords(1)
+    const requestLines = () => lines.map((l) => JSON.parse(l)).filter((e) => e.msg === 'aibridge: request')
+    await until(() => requestLines().length === 1)
+    const entry = requestLines()[0]
+    expect(entry.level).toBe(30)
+    expect(entry).toMatchObject({ id: record!.id, provider: 'openai', path: '/v1/chat/completions', status: 200, outcome: 'ok', attempts: 2, keysTried: [maskKey(K1), maskKey(K2)] })
+    // The key mark stays a warning of its own.
+    expect(lines.map((l) => JSON.parse(l)).filter((e) => e.level === 40 && e.msg.includes('failing over'))).toHaveLength(1)
+    const all = lines.join('\n')
+    for (const secret of [K1, K2, 'query-secret', 'BODY-SECRET']) expect(all).not.toContain(secret)
   })
 })

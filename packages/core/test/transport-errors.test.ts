@@ -98,3 +98,41 @@ test('response headers larger than undici accepts: 502 that says so, no key mark
   expect(r.json().error.message).toBe("aibridge: the provider's response headers were larger than aibridge accepts (UND_ERR_HEADERS_OVERFLOW)")
   expect(b.bridge.keyStates().openai!.map((k) => k.state)).toEqual(['valid', 'valid'])
 })
+
+/** A raw TCP upstream that answers every request with `bytes` and closes. */
+async function rawUpstream(bytes: string): Promise<string> {
+  const server = createServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('data', () => socket.end(bytes))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  h.host({ close: () => new Promise<void>((r) => server.close(() => r())) })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+describe('issue 15: an answer that is not HTTP: 502 saying the provider sent an invalid response, no key marked', () => {
+  const answers: Array<[string, string]> = [
+    ['a status below 100 (HTTP/1.1 099)', 'HTTP/1.1 099 Odd\r\ncontent-length: 2\r\n\r\n{}'],
+    ['status 000', 'HTTP/1.1 000 Odd\r\ncontent-length: 2\r\n\r\n{}'],
+    ['a status below 100 without a body', 'HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n'],
+    ['a four-digit status', 'HTTP/1.1 1000 Odd\r\ncontent-length: 2\r\n\r\n{}'],
+    ['no status line at all', 'hello\r\n\r\n'],
+    ['a malformed header', 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n{}'],
+  ]
+  for (const [what, bytes] of answers) {
+    test(what, async () => {
+      const b = await h.start({ providers: { openai: { keys: [K1, K2], baseURL: await rawUpstream(bytes) } } })
+      const r = await post(b.url, '/openai/v1/chat/completions', {})
+      expect(r.status).toBe(502)
+      expect(r.json()).toEqual({ error: { message: expect.stringMatching(/^aibridge: the provider sent an invalid response\b/), type: 'server_error', param: null, code: 'bad_gateway' } })
+      expect(r.text).not.toContain('ERR_ASSERTION')
+      expect(r.text).not.toContain('could not reach')
+      expect(b.bridge.keyStates().openai!.map((k) => k.state)).toEqual(['valid', 'valid'])
+      const [record] = await b.waitForRecords(1)
+      expect(record).toMatchObject({ outcome: 'transport_error', status: 502, attempts: 1 })
+      // The operator's log says the same.
+      expect(b.logs.join('\n')).toContain('aibridge: the provider sent an invalid response')
+      expect(b.logs.join('\n')).not.toContain('could not reach')
+    })
+  }
+})

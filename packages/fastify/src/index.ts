@@ -1,9 +1,46 @@
-import { AibridgeOptionError, createBridge, isBridge, mountPrefix, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { AibridgeOptionError, createBridge, type Bridge, type BridgeOptions } from '@aibridge/core'
+import { isBridge, mountPrefix } from '@aibridge/core/adapter'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
-// Everything a user of this adapter needs from the engine, from one import.
-export * from '@aibridge/core'
+// What a user of this adapter needs from the engine, from one import (core's own list, chosen).
+export {
+  AibridgeArgumentError,
+  AibridgeError,
+  AibridgeKeyNotFoundError,
+  AibridgeOptionError,
+  Bridge,
+  createBridge,
+  DEFAULT_BODY_LIMIT,
+  fingerprint,
+  maskKey,
+  MemoryKeyStore,
+  mergeMarks,
+  statusPage,
+} from '@aibridge/core'
+export type {
+  BridgeObserver,
+  BridgeOptions,
+  ByokMode,
+  CooldownDefaults,
+  InterceptionRecord,
+  KeyFailure,
+  KeyMark,
+  KeyMarkedEvent,
+  KeyOrder,
+  KeyResetEvent,
+  KeyState,
+  KeyStateStore,
+  Logger,
+  Outcome,
+  PoolExhaustedEvent,
+  ProviderOptions,
+  ProviderType,
+  StatusPageHandler,
+  StatusPageOptions,
+  TimeoutOptions,
+  TokenUsage,
+} from '@aibridge/core'
 
 interface MountOptions {
   /**
@@ -60,11 +97,40 @@ function sharedBridge(options: AibridgeFastifySharedOptions): Bridge {
   if (!isBridge(bridge)) {
     fail('bridge must be a Bridge made by createBridge() of @aibridge/core')
   }
+  // Everything else is refused, a misspelt prefix (`prefx`) included: it must not mount at the root.
   const extra = Object.keys(withoutRegisterOptions(options)).filter((k) => k !== 'bridge')
   if (extra.length > 0) {
-    fail(`bridge cannot be combined with bridge options (${extra.join(', ')}): give them to createBridge()`)
+    const near = extra.find((k) => /^pre|fix$/i.test(k))
+    fail(`bridge cannot be combined with bridge options (${extra.join(', ')}): give them to createBridge()${near ? ` (did you mean prefix instead of ${near}?)` : ''}`)
   }
   return bridge
+}
+
+// RFC 9110 section 8.3.1: `type/subtype`, then any parameters. Fastify refuses anything else.
+const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/
+
+// Content-Type headers hidden from Fastify's own check, until the body parser gives them back.
+const hiddenTypes = new WeakMap<FastifyRequest['raw'], string>()
+
+/**
+ * Fastify 5 answers a Content-Type that is no media type (an empty one, say) with its own
+ * 415 before any parser runs. The bridge forwards the type the client sent and leaves judging it to the
+ * provider, so on its routes such a header is out of Fastify's sight from the last preParsing hook until
+ * the body parser (or, with no body, the plugin's preValidation hook) puts it back.
+ */
+function hideOddContentType(request: FastifyRequest): void {
+  const headers = request.raw.headers
+  const type = headers['content-type']
+  if (type === undefined || MEDIA_TYPE.test(type)) return
+  hiddenTypes.set(request.raw, type)
+  delete headers['content-type']
+}
+
+function restoreContentType(request: FastifyRequest): void {
+  const type = hiddenTypes.get(request.raw)
+  if (type === undefined) return
+  hiddenTypes.delete(request.raw)
+  request.raw.headers['content-type'] = type
 }
 
 /** The routes, in their own encapsulated context so the raw-body parsing stays under the prefix. */
@@ -75,7 +141,14 @@ async function routes(scope: FastifyInstance, { bridge }: { bridge: Bridge }): P
   // The body stays unread: the bridge reads it itself, whole and within its limit, so it can replay
   // it on failover and answer an oversized one in the provider's error shape.
   scope.removeAllContentTypeParsers()
+  scope.addHook('preParsing', async (request, _reply, payload) => {
+    hideOddContentType(request)
+    return payload
+  })
+  // A request without a body skips the parser.
+  scope.addHook('preValidation', async (request) => restoreContentType(request))
   scope.addContentTypeParser('*', (request, payload, done) => {
+    restoreContentType(request)
     // A host preParsing hook may have put a transform in front of the body: the bridge then reads
     // what the transform yields, within its own limit.
     done(null, payload === request.raw ? undefined : payload)

@@ -1,8 +1,11 @@
-import { Bridge, createBridge } from '@aibridge/core'
+import { Bridge, createBridge, type InterceptionRecord } from '@aibridge/core'
 import Fastify from 'fastify'
 import { expect, it, vi } from 'vitest'
 import { fixture } from '../../../test/support/fixture.js'
 import { post, raw } from '../../../test/support/http.js'
+import { pipelined, postBytes } from '../../../test/support/pipeline.js'
+import { hang } from '../../../test/support/upstream.js'
+import { within } from '../../../test/support/wait.js'
 import aibridge from '../src/index.js'
 import { A1, A2, anthropic429, listen, providers } from './helpers.js'
 
@@ -78,4 +81,22 @@ it("takes Fastify's own register options (logLevel, logSerializers) beside the b
   const base = await listen(app)
   expect((await raw(base, '/ai/openai/v1/models')).status).toBe(200)
   expect((await raw(base, '/llm/openai/v1/models')).status).toBe(200)
+})
+
+it('issue 15: app.close() finishes promptly after a client pipelined two requests and hung up, with both records', async () => {
+  const records: InterceptionRecord[] = []
+  const app = Fastify()
+  await app.register(aibridge, { prefix: '/ai', providers: providers(t.up), onInterception: (r) => records.push(r) })
+  const base = await listen(app)
+  t.up.handle(hang)
+  const client = await pipelined(base, postBytes('/ai/openai/v1/chat/completions') + postBytes('/ai/openai/v1/embeddings'))
+  await t.up.waitFor(2)
+  client.hangUp()
+  // A generous bound on "eventually": the regression hung forever.
+  await within(app.close(), 5000, 'app.close()')
+  expect(records.map((r) => [r.path, r.outcome]).sort()).toEqual([
+    ['/v1/chat/completions', 'client_aborted'],
+    ['/v1/embeddings', 'client_aborted'],
+  ])
+  expect(t.up.requests.every((s) => s.aborted)).toBe(true)
 })

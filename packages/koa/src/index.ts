@@ -1,8 +1,45 @@
-import { adapterMount, hostBody, pathBelow, type Bridge, type BridgeOptions, type BridgeResponse } from '@aibridge/core'
+import type { Bridge, BridgeOptions } from '@aibridge/core'
+import { adapterMount, hostBody, pathBelow, type BridgeResponse } from '@aibridge/core/adapter'
 import type { Context, Middleware, Next } from 'koa'
 
-// Everything a user of this adapter needs from the engine, from one import.
-export * from '@aibridge/core'
+// What a user of this adapter needs from the engine, from one import (core's own list, chosen).
+export {
+  AibridgeArgumentError,
+  AibridgeError,
+  AibridgeKeyNotFoundError,
+  AibridgeOptionError,
+  Bridge,
+  createBridge,
+  DEFAULT_BODY_LIMIT,
+  fingerprint,
+  maskKey,
+  MemoryKeyStore,
+  mergeMarks,
+  statusPage,
+} from '@aibridge/core'
+export type {
+  BridgeObserver,
+  BridgeOptions,
+  ByokMode,
+  CooldownDefaults,
+  InterceptionRecord,
+  KeyFailure,
+  KeyMark,
+  KeyMarkedEvent,
+  KeyOrder,
+  KeyResetEvent,
+  KeyState,
+  KeyStateStore,
+  Logger,
+  Outcome,
+  PoolExhaustedEvent,
+  ProviderOptions,
+  ProviderType,
+  StatusPageHandler,
+  StatusPageOptions,
+  TimeoutOptions,
+  TokenUsage,
+} from '@aibridge/core'
 
 export interface AibridgeKoaOptions {
   /**

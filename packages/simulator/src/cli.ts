@@ -43,6 +43,8 @@ async function main(): Promise<void> {
   console.log(`aibridge simulator listening on ${sim.url}`)
   console.log(`  Anthropic SDK baseURL: ${sim.anthropicBaseURL}`)
   console.log(`  OpenAI SDK baseURL:    ${sim.openaiBaseURL}/v1`)
+  console.log(`  Gemini baseUrl:        ${sim.geminiBaseURL}`)
+  console.log(`  Azure endpoint:        ${sim.azureBaseURL}`)
   const stop = (): void => {
     void sim.close().then(() => process.exit(0))
   }

@@ -1,8 +1,11 @@
-/** Sends an answer over the wire, shaped by a delivery fault: slow first byte, death mid-way, or a stall. */
+/** Sends an answer over the wire, shaped by a delivery fault: slow first byte, death mid-way, a stall, or an in-stream error. */
 import type { ServerResponse } from 'node:http'
 import type { Answer } from './answer.js'
 import type { DeliveryFault } from './faults.js'
 import type { Headers } from './rate-limit-headers.js'
+
+/** How an answer is delivered: a delivery fault, with a stream error already written out as its event. */
+export type Delivery = Exclude<DeliveryFault, { kind: 'stream_error' }> | { kind: 'stream_error'; afterEvents: number; event: string }
 
 /** One request's response, and what the server needs to know as it progresses. */
 export interface Exchange {
@@ -52,7 +55,7 @@ function writeHead(x: Exchange, status: number, headers: Headers): void {
   x.onStatus(status)
 }
 
-export async function deliver(x: Exchange, answer: Answer, fault: DeliveryFault | undefined): Promise<void> {
+export async function deliver(x: Exchange, answer: Answer, fault: Delivery | undefined): Promise<void> {
   const { res } = x
   if (fault?.kind === 'slow_first_byte') {
     await sleep(res, fault.ms)
@@ -76,16 +79,22 @@ export async function deliver(x: Exchange, answer: Answer, fault: DeliveryFault 
     return
   }
 
-  writeHead(x, 200, { ...answer.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' })
+  writeHead(x, 200, { ...answer.headers, 'content-type': answer.contentType ?? 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' })
   res.flushHeaders()
   const { events } = answer
   const stopAt =
     fault?.kind === 'die_mid_stream' ? (fault.afterEvents ?? 2)
     : fault?.kind === 'stall' ? (fault.afterEvents ?? 1)
+    : fault?.kind === 'stream_error' ? fault.afterEvents
     : -1
   for (let i = 0; i <= events.length; i++) {
     if (i === Math.min(stopAt, events.length)) {
       if (fault?.kind === 'die_mid_stream') return x.die()
+      if (fault?.kind === 'stream_error') {
+        if (i > 0) await sleep(res, x.eventDelayMs)
+        if (!gone(res)) await write(res, fault.event)
+        break
+      }
       await x.stalled()
     }
     if (gone(res)) return

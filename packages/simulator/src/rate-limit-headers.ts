@@ -1,7 +1,7 @@
 /** The rate-limit headers of a success, and the wait headers of a scripted 429, in each provider's format. */
+import type { RetryStyle } from './types.js'
 
 export type Headers = Record<string, string>
-export type RetryStyle = 'retry-after' | 'retry-after-ms' | 'retry-after-date' | 'anthropic-reset' | 'openai-reset' | 'none'
 
 /** Rounded up to the next whole second, so a reader never waits less than asked. */
 function wholeSecondAfter(now: number, seconds: number): Date {
@@ -33,6 +33,9 @@ export function retryHeaders(style: RetryStyle, seconds: number, now = Date.now(
       return { 'retry-after': String(Math.ceil(seconds)) }
     case 'retry-after-ms':
       return { 'retry-after-ms': String(Math.round(seconds * 1000)) }
+    case 'retry-after-both':
+      // Azure OpenAI sends both.
+      return { 'retry-after': String(Math.ceil(seconds)), 'retry-after-ms': String(Math.round(seconds * 1000)) }
     case 'retry-after-date':
       return { 'retry-after': wholeSecondAfter(now, seconds).toUTCString() }
     case 'anthropic-reset':
@@ -47,6 +50,8 @@ export function retryHeaders(style: RetryStyle, seconds: number, now = Date.now(
         'x-ratelimit-remaining-requests': '0',
         'x-ratelimit-reset-requests': goDuration(seconds),
       }
+    // Gemini's wait is in the body (`google.rpc.RetryInfo`), not a header.
+    case 'retry-info':
     case 'none':
       return {}
   }

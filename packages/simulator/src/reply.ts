@@ -3,9 +3,7 @@
  * tell that the request body arrived intact, and plausible token counts.
  */
 
-type Json = Record<string, unknown>
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+import { isObject, type JsonObject as Json } from './answer.js'
 
 /** The text parts of a message content: a string, or an array of `{type, text}` parts. */
 function contentText(content: unknown, partTypes: readonly string[]): string {
@@ -35,6 +33,18 @@ export function lastUserMessageText(body: Json): string {
 export function lastResponsesInputText(body: Json): string {
   if (typeof body.input === 'string') return body.input
   return lastUserText(body.input, ['input_text', 'text'])
+}
+
+/** Gemini: `contents[]` of `{ role, parts: [{ text }] }`; a content without a role is the user's. */
+export function lastGeminiUserText(body: Json): string {
+  if (!Array.isArray(body.contents)) return ''
+  for (let i = body.contents.length - 1; i >= 0; i--) {
+    const content: unknown = body.contents[i]
+    if (isObject(content) && (content.role === undefined || content.role === 'user') && Array.isArray(content.parts)) {
+      return content.parts.map((p) => (isObject(p) && typeof p.text === 'string' ? p.text : '')).join('')
+    }
+  }
+  return ''
 }
 
 export function replyText(userText: string): string {

@@ -1,12 +1,14 @@
 /** The simulator's HTTP server: records each request, applies its key's fault, routes it and delivers the answer. */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Answer, JsonObject, Provider } from './answer.js'
-import { deliver, type Exchange } from './deliver.js'
-import { FaultQueue, faultAnswer, isErrorFault, validateFault, type DeliveryFault } from './faults.js'
+import type { Answer, ErrorContext, JsonObject, Problem, Provider } from './answer.js'
+import { deliver, type Delivery, type Exchange } from './deliver.js'
+import { FaultQueue, faultAnswer, faultProblem, isErrorFault, streamErrorAsStatus, streamErrorHeaders, validateFault, type DeliveryFault } from './faults.js'
 import { anthropic } from './providers/anthropic.js'
+import { azure } from './providers/azure.js'
+import { gemini } from './providers/gemini.js'
 import { openai } from './providers/openai.js'
-import type { Fault, SimRequest, Simulator, SimulatorOptions } from './types.js'
+import type { Fault, ProviderName, SimRequest, Simulator, SimulatorOptions } from './types.js'
 
 const DEFAULT_TIMEOUT_MS = 5000
 
@@ -29,21 +31,49 @@ function validateOptions(options: SimulatorOptions): void {
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) fail(`options.port must be an integer from 0 to 65535, got ${shown(port)}`)
   if (host !== undefined && (typeof host !== 'string' || host === '')) fail('options.host must be a non-empty string')
   if (eventDelayMs !== undefined && !(Number.isFinite(eventDelayMs) && eventDelayMs >= 0)) fail(`options.eventDelayMs must be a number >= 0, got ${shown(eventDelayMs)}`)
-  if (validKeys !== undefined) {
-    if (!Array.isArray(validKeys)) fail('options.validKeys must be an array of strings')
-    validKeys.forEach((k, i) => {
-      if (typeof k !== 'string' || k === '') fail(`options.validKeys[${i}] must be a non-empty string`)
-    })
+  if (validKeys !== undefined) validateKeyLists(validKeys)
+}
+
+function validateKeyList(list: unknown, name: string): void {
+  if (!Array.isArray(list)) fail(`${name} must be an array of strings`)
+  list.forEach((k, i) => {
+    if (typeof k !== 'string' || k === '') fail(`${name}[${i}] must be a non-empty string`)
+  })
+}
+
+function validateKeyLists(validKeys: unknown): void {
+  if (Array.isArray(validKeys)) return validateKeyList(validKeys, 'options.validKeys')
+  if (typeof validKeys !== 'object' || validKeys === null) fail('options.validKeys must be an array of strings, or an object of arrays by provider')
+  for (const [name, list] of Object.entries(validKeys)) {
+    if (!(name in PROVIDERS)) fail(`options.validKeys.${name}: unknown provider (known: ${Object.keys(PROVIDERS).join(', ')})`)
+    validateKeyList(list, `options.validKeys.${name}`)
   }
 }
 
+const PROVIDERS: Record<ProviderName, Provider> = { anthropic, openai, gemini, azure }
+
 /** Which provider a path belongs to, and the path below its prefix. */
 function resolve(rawPath: string, headers: IncomingHttpHeaders): { provider: Provider; path: string; known: boolean } {
-  const m = /^\/(anthropic|openai)(\/.*)?$/.exec(rawPath)
-  if (m) return { provider: m[1] === 'anthropic' ? anthropic : openai, path: m[2] ?? '/', known: true }
-  // Outside both prefixes: answer 404 in the shape the client most likely expects.
-  const looksAnthropic = headers['x-api-key'] !== undefined || headers['anthropic-version'] !== undefined
-  return { provider: looksAnthropic ? anthropic : openai, path: rawPath, known: false }
+  const m = /^\/(anthropic|openai|gemini|azure)(\/.*)?$/.exec(rawPath)
+  if (m) return { provider: PROVIDERS[m[1] as ProviderName], path: m[2] ?? '/', known: true }
+  // Outside every prefix: answer 404 in the shape the client most likely expects.
+  const looksLike =
+    headers['x-api-key'] !== undefined || headers['anthropic-version'] !== undefined ? anthropic
+    : headers['x-goog-api-key'] !== undefined ? gemini
+    : headers['api-key'] !== undefined ? azure
+    : openai
+  return { provider: looksLike, path: rawPath, known: false }
+}
+
+/** Whether a provider issued a key: per `validKeys`, which may list keys for all providers or for each. */
+function keyChecker(validKeys: SimulatorOptions['validKeys']): (provider: ProviderName, key: string) => boolean {
+  if (validKeys === undefined) return () => true
+  if (Array.isArray(validKeys)) {
+    const all = new Set(validKeys)
+    return (_provider, key) => all.has(key)
+  }
+  const byProvider = new Map(Object.entries(validKeys).map(([name, keys]) => [name, new Set(keys)]))
+  return (provider, key) => byProvider.get(provider)?.has(key) ?? true
 }
 
 function parseJsonObject(body: Buffer): JsonObject | string {
@@ -64,14 +94,15 @@ function urlHost(host: string): string {
 }
 
 /**
- * Starts a simulated Anthropic and OpenAI API on `host:port` (default `127.0.0.1`, a free port).
- * Point the Anthropic SDK at `sim.anthropicBaseURL` and the OpenAI SDK at `${sim.openaiBaseURL}/v1`.
+ * Starts a simulated Anthropic, OpenAI, Gemini and Azure OpenAI API on `host:port` (default
+ * `127.0.0.1`, a free port). Point the Anthropic SDK at `sim.anthropicBaseURL`, the OpenAI SDK at
+ * `${sim.openaiBaseURL}/v1`, `@google/genai` at `sim.geminiBaseURL` and `AzureOpenAI` at `sim.azureBaseURL`.
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   validateOptions(options)
   const host = options.host ?? '127.0.0.1'
   const eventDelayMs = options.eventDelayMs ?? 0
-  const validKeys = options.validKeys ? new Set(options.validKeys) : undefined
+  const issued = keyChecker(options.validKeys)
 
   const requests: SimRequest[] = []
   /** Requests whose exchange has not closed yet, so `waitForAbort` finds them even after `reset()`. */
@@ -87,28 +118,38 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     for (const watcher of [...watchers]) watcher()
   }
 
-  function answerFor(record: SimRequest, known: boolean, provider: Provider, requestId: string): { answer: Answer; delivery?: DeliveryFault } {
+  function answerFor(record: SimRequest, known: boolean, provider: Provider, request: Omit<ErrorContext, 'param'>): { answer: Answer; delivery?: Delivery } {
     const { key } = record
-    if (key === null) return { answer: provider.error({ kind: 'missing_key' }, requestId) }
     const route = known ? provider.route(record.method, record.path) : undefined
-    if (!route) return { answer: provider.error({ kind: 'not_found', method: record.method, path: record.path }, requestId) }
+    const errorContext: ErrorContext = { ...request, param: route?.param ?? '' }
+    const error = (problem: Problem) => provider.error(problem, errorContext)
+    if (key === null) return { answer: error({ kind: 'missing_key' }) }
+    if (!route) return { answer: error({ kind: 'not_found', method: record.method, path: record.path }) }
 
     const fault = faults.take(key)
     if (fault) record.fault = fault.kind
-    if (fault && isErrorFault(fault)) return { answer: faultAnswer(provider, fault, requestId) }
+    if (fault && isErrorFault(fault)) return { answer: faultAnswer(provider, fault, errorContext) }
     const delivery = fault as DeliveryFault | undefined
-    if (validKeys && !validKeys.has(key)) return { answer: provider.error({ kind: 'invalid_key' }, requestId), delivery }
+    const refuse = (problem: Problem) => ({ answer: error(problem), delivery: delivery?.kind === 'stream_error' ? undefined : delivery })
+    if (!issued(provider.name, key)) return refuse({ kind: 'invalid_key' })
+    const problem = route.check?.(record.headers, errorContext.query)
+    if (problem) return refuse(problem)
 
     let body: JsonObject = {}
     if (route.jsonBody) {
       const parsed = parseJsonObject(record.body)
-      if (typeof parsed === 'string') return { answer: provider.error({ kind: 'invalid_request', message: parsed }, requestId), delivery }
+      if (typeof parsed === 'string') return refuse({ kind: 'invalid_request', message: parsed })
       body = parsed
     }
     const used = (usedByKey.get(key) ?? 0) + 1
     usedByKey.set(key, used)
-    const answer = route.handler({ requestId, n: record.id, param: route.param, query: new URLSearchParams(record.query), body, used })
-    return { answer, delivery }
+    const answer = route.handler({ requestId: errorContext.requestId, n: record.id, param: route.param, query: errorContext.query, headers: record.headers, body, used, error })
+    if (delivery?.kind !== 'stream_error') return { answer, delivery }
+    // The error a stream reports in band; a request that is not streamed gets it as a status.
+    if (answer.type === 'json') return { answer: answer.status < 300 ? streamErrorAsStatus(provider, delivery, errorContext) : answer }
+    const afterEvents = Math.min(delivery.afterEvents ?? 0, answer.events.length - 1)
+    const event = answer.errorEvent(faultProblem(provider, delivery), afterEvents, { responsesEvent: delivery.responsesEvent ?? 'error' })
+    return { answer: { ...answer, headers: { ...answer.headers, ...streamErrorHeaders(delivery) } }, delivery: { kind: 'stream_error', afterEvents, event } }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -117,14 +158,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const { provider, path, known } = resolve(q === -1 ? url : url.slice(0, q), req.headers)
+    const query = q === -1 ? '' : url.slice(q + 1)
+    const params = new URLSearchParams(query)
     const record: SimRequest = {
       id,
       provider: provider.name,
       method: req.method ?? 'GET',
       path,
-      query: q === -1 ? '' : url.slice(q + 1),
+      query,
       headers: req.headers,
-      key: provider.credential(req.headers),
+      key: provider.credential(req.headers, params),
       body: Buffer.alloc(0),
       status: 0,
       aborted: false,
@@ -158,13 +201,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     list()
     notify()
 
-    const { answer, delivery } = answerFor(record, known, provider, requestId)
+    const { answer, delivery } = answerFor(record, known, provider, { requestId, path, query: params })
+    const failed = answer.type === 'json' && answer.status >= 400
     const exchange: Exchange = {
       res,
       eventDelayMs,
-      // Both SDKs honour `x-should-retry`; without it their automatic retries (2 by default, on 429
-      // and 5xx) would send a faulted request again and hide the fault from the test.
-      headers: { [provider.requestIdHeader]: requestId, ...(record.fault ? { 'x-should-retry': 'false' } : {}) },
+      // The SDKs honour `x-should-retry`; without it their automatic retries (2 by default, on 429
+      // and 5xx) would send a faulted request again and hide the fault from the test. Every error
+      // carries it, so a key the simulator refuses answers like a scripted `unauthorized`.
+      headers: {
+        ...Object.fromEntries(provider.requestIdHeaders.map((name) => [name, requestId])),
+        ...(record.fault || failed ? { 'x-should-retry': 'false' } : {}),
+      },
       onStatus(status) {
         record.status = status
         notify()
@@ -237,6 +285,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     port,
     anthropicBaseURL: `${url}/anthropic`,
     openaiBaseURL: `${url}/openai`,
+    geminiBaseURL: `${url}/gemini`,
+    azureBaseURL: `${url}/azure`,
     requests,
 
     fault(key: string, fault: Fault, faultOptions?: { times?: number }) {

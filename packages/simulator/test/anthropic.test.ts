@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk'
 import { describe, expect, test } from 'vitest'
-import { A_KEY, anthropicClient, parseSSE, useSimulator } from './helpers/sim.js'
+import { A_HEADERS, A_KEY, anthropicClient, parseSSE, useSimulator } from './helpers/sim.js'
 
 const h = useSimulator()
 
@@ -62,7 +62,7 @@ describe('Anthropic Messages through the official SDK', () => {
   test('the raw stream: event lines, data JSON typed like its event, a ping, SSE headers', async () => {
     const res = await fetch(`${h.sim.anthropicBaseURL}/v1/messages`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': A_KEY },
+      headers: { 'content-type': 'application/json', ...A_HEADERS },
       body: messageBody('raw wire', true),
     })
     expect(res.status).toBe(200)
@@ -85,7 +85,7 @@ describe('Anthropic Messages through the official SDK', () => {
 
   test('a success carries anthropic-ratelimit-* headers whose remaining count goes down', async () => {
     const send = () =>
-      fetch(`${h.sim.anthropicBaseURL}/v1/messages`, { method: 'POST', headers: { 'x-api-key': A_KEY }, body: messageBody('limits') })
+      fetch(`${h.sim.anthropicBaseURL}/v1/messages`, { method: 'POST', headers: A_HEADERS, body: messageBody('limits') })
     const first = await send()
     const second = await send()
     await Promise.all([first.arrayBuffer(), second.arrayBuffer()])
@@ -154,7 +154,7 @@ describe('Anthropic errors are shaped like the real API', () => {
     expect(res.status).toBe(404)
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } })
 
-    const bad = await fetch(`${h.sim.anthropicBaseURL}/v1/messages`, { method: 'POST', headers: { 'x-api-key': A_KEY }, body: '{"model":' })
+    const bad = await fetch(`${h.sim.anthropicBaseURL}/v1/messages`, { method: 'POST', headers: A_HEADERS, body: '{"model":' })
     expect(bad.status).toBe(400)
     expect(await bad.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } })
   })

@@ -17,14 +17,18 @@ test.skipIf(!existsSync(built))('the CLI starts the simulator, prints its base U
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: string) => {
         out += chunk
-        if (out.includes('OpenAI SDK baseURL')) resolve()
+        if (out.includes('Azure endpoint')) resolve()
       })
       child.once('exit', (code) => reject(new Error(`CLI exited with ${code}: ${out}`)))
     })
     const anthropic = /Anthropic SDK baseURL: (http:\/\/127\.0\.0\.1:\d+\/anthropic)\n/.exec(out)?.[1]
     const openai = /OpenAI SDK baseURL: +(http:\/\/127\.0\.0\.1:\d+\/openai\/v1)\n/.exec(out)?.[1]
+    const gemini = /Gemini baseUrl: +(http:\/\/127\.0\.0\.1:\d+\/gemini)\n/.exec(out)?.[1]
+    const azure = /Azure endpoint: +(http:\/\/127\.0\.0\.1:\d+\/azure)\n/.exec(out)?.[1]
     expect(anthropic).toBeDefined()
     expect(openai).toBeDefined()
+    expect(gemini).toBeDefined()
+    expect(azure).toBeDefined()
     const res = await fetch(`${openai}/models`, { headers: { authorization: 'Bearer sk-test-cli' } })
     expect(res.status).toBe(200)
     expect(((await res.json()) as { object: string }).object).toBe('list')

@@ -1,6 +1,6 @@
 import OpenAI from 'openai'
 import { describe, expect, test } from 'vitest'
-import { A_KEY, anthropicClient, O_KEY, openaiClient, sleep, useSimulator } from './helpers/sim.js'
+import { A_HEADERS, A_KEY, anthropicClient, O_KEY, openaiClient, sleep, useSimulator } from './helpers/sim.js'
 
 const h = useSimulator()
 
@@ -16,7 +16,7 @@ describe('slow_first_byte', () => {
   test('holds the response headers for `ms`, then answers normally', async () => {
     h.sim.fault(A_KEY, { kind: 'slow_first_byte', ms: 300 })
     const t0 = Date.now()
-    const res = await fetch(`${h.sim.anthropicBaseURL}/v1/messages`, { method: 'POST', headers: { 'x-api-key': A_KEY }, body: JSON.stringify(params('slow')) })
+    const res = await fetch(`${h.sim.anthropicBaseURL}/v1/messages`, { method: 'POST', headers: A_HEADERS, body: JSON.stringify(params('slow')) })
     expect(Date.now() - t0).toBeGreaterThanOrEqual(280)
     expect(res.status).toBe(200)
     expect(((await res.json()) as { content: { text: string }[] }).content[0]!.text).toBe('Simulated reply to: slow')

@@ -66,6 +66,22 @@ describe('OpenAI Chat Completions through the official SDK', () => {
   })
 })
 
+describe('OpenAI Embeddings through the official SDK', () => {
+  test('deterministic unit vectors, one per input; base64 (the SDK default) and float give the same numbers', async () => {
+    const client = openaiClient(h.sim)
+    const a = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['alpha', 'beta'] })
+    expect(a.data.map((d) => d.index)).toEqual([0, 1])
+    expect(a.data[0]!.embedding).toHaveLength(256)
+    expect(Math.hypot(...a.data[0]!.embedding)).toBeCloseTo(1, 4)
+    expect(a.usage.prompt_tokens).toBeGreaterThan(0)
+    const floats = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'alpha', encoding_format: 'float', dimensions: 256 })
+    expect(floats.data[0]!.embedding).toEqual(a.data[0]!.embedding)
+    const small = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'alpha', dimensions: 8 })
+    expect(small.data[0]!.embedding).toHaveLength(8)
+    expect(JSON.parse(h.sim.requests[0]!.body.toString()).encoding_format).toBe('base64')
+  })
+})
+
 describe('OpenAI Responses through the official SDK', () => {
   test('a response has output_text echoing the input', async () => {
     const client = openaiClient(h.sim)

@@ -1,8 +1,9 @@
 /** The Anthropic Messages API, as far as the official SDK and aibridge need it. */
 import type { IncomingHttpHeaders } from 'node:http'
-import { bearerToken, sseEvent, type Answer, type Handler, type Problem, type Provider, type RouteContext } from '../answer.js'
+import { bearerToken, headerValue, isObject, sseEvent, type Answer, type Handler, type JsonObject, type Problem, type Provider, type Route, type RouteContext } from '../answer.js'
 import { anthropicSuccessHeaders } from '../rate-limit-headers.js'
 import { estimateTokens, lastUserMessageText, replyText, splitDeltas } from '../reply.js'
+import { plannedToolCall, resultText, splitJson, toolResultReply, type OfferedTool, type ToolChoice } from '../tools.js'
 import { safeDecode } from './path.js'
 
 const MODELS = [
@@ -17,12 +18,40 @@ function json(ctx: RouteContext, body: unknown, tokens: { input: number; output:
   return { type: 'json', status: 200, headers: anthropicSuccessHeaders(ctx.used, tokens.input, tokens.output), body }
 }
 
+/** Custom tools (`{ name, input_schema }`); server tools such as web search carry a `type` and are not called. */
+function offeredTools(body: JsonObject): OfferedTool[] {
+  if (!Array.isArray(body.tools)) return []
+  return body.tools
+    .filter((t): t is JsonObject => isObject(t) && typeof t.name === 'string' && (t.type === undefined || t.type === 'custom'))
+    .map((t) => ({ name: t.name as string, schema: t.input_schema }))
+}
+
+function toolChoice(body: JsonObject): ToolChoice {
+  const choice = body.tool_choice
+  if (!isObject(choice)) return 'auto'
+  if (choice.type === 'none') return 'none'
+  if (choice.type === 'any') return 'required'
+  if (choice.type === 'tool' && typeof choice.name === 'string') return { name: choice.name }
+  return 'auto'
+}
+
+/** The content of the last `tool_result` block, when the conversation ends with one. */
+function lastToolResult(body: JsonObject): string | null {
+  const last: unknown = Array.isArray(body.messages) ? body.messages.at(-1) : undefined
+  if (!isObject(last) || last.role !== 'user' || !Array.isArray(last.content)) return null
+  const result = last.content.findLast((b) => isObject(b) && b.type === 'tool_result')
+  return isObject(result) ? resultText(result.content) : null
+}
+
 const messages: Handler = (ctx) => {
   const { body, n } = ctx
   const model = typeof body.model === 'string' ? body.model : DEFAULT_MODEL
-  const text = replyText(lastUserMessageText(body))
-  const input = estimateTokens([body.system, body.messages])
-  const output = estimateTokens(text)
+  const toolResult = lastToolResult(body)
+  const call = plannedToolCall(offeredTools(body), toolChoice(body), toolResult !== null, lastUserMessageText(body))
+  const text = toolResult !== null ? toolResultReply(toolResult) : replyText(lastUserMessageText(body))
+  const argsJson = call ? JSON.stringify(call.args) : ''
+  const input = estimateTokens([body.system, body.messages, body.tools])
+  const output = estimateTokens(call ? argsJson : text)
   const usage = {
     input_tokens: input,
     cache_creation_input_tokens: 0,
@@ -31,37 +60,47 @@ const messages: Handler = (ctx) => {
     output_tokens: output,
     service_tier: 'standard',
   }
+  const toolUse = call ? { type: 'tool_use', id: `toolu_sim_${n}`, name: call.name, input: call.args } : null
+  const stopReason = toolUse ? 'tool_use' : 'end_turn'
   const message = {
     id: `msg_sim_${n}`,
     type: 'message',
     role: 'assistant',
     model,
-    content: [{ type: 'text', text }],
-    stop_reason: 'end_turn',
+    content: [toolUse ?? { type: 'text', text }],
+    stop_reason: stopReason,
     stop_sequence: null,
     usage,
   }
   if (body.stream !== true) return json(ctx, message, { input, output })
 
+  const delta = (d: JsonObject) => sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: d })
+  // A tool call's input streams as JSON text, starting with an empty piece as the real API does.
+  const deltas = toolUse
+    ? ['', ...splitJson(argsJson)].map((partial_json) => delta({ type: 'input_json_delta', partial_json }))
+    : splitDeltas(text).map((t) => delta({ type: 'text_delta', text: t }))
   const events = [
     sseEvent('message_start', {
       type: 'message_start',
       message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
     }),
-    sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: toolUse ? { ...toolUse, input: {} } : { type: 'text', text: '' } }),
     sseEvent('ping', { type: 'ping' }),
-    ...splitDeltas(text).map((delta) =>
-      sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: delta } }),
-    ),
+    ...deltas,
     sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }),
     sseEvent('message_delta', {
       type: 'message_delta',
-      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      delta: { stop_reason: stopReason, stop_sequence: null },
       usage: { input_tokens: input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: output },
     }),
     sseEvent('message_stop', { type: 'message_stop' }),
   ]
-  return { type: 'sse', headers: anthropicSuccessHeaders(ctx.used, input, output), events }
+  return {
+    type: 'sse',
+    headers: anthropicSuccessHeaders(ctx.used, input, output),
+    events,
+    errorEvent: (problem) => sseEvent('error', streamErrorBody(problem, ctx.requestId)),
+  }
 }
 
 const countTokens: Handler = (ctx) => {
@@ -77,7 +116,7 @@ const listModels: Handler = (ctx) => {
   const rawLimit = ctx.query.get('limit')
   const limit = rawLimit === null ? 20 : Number(rawLimit)
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    return anthropic.error({ kind: 'invalid_request', message: 'limit: Input should be between 1 and 1000' }, ctx.requestId)
+    return ctx.error({ kind: 'invalid_request', message: 'limit: Input should be between 1 and 1000' })
   }
   const afterId = ctx.query.get('after_id')
   const beforeId = ctx.query.get('before_id')
@@ -93,9 +132,11 @@ const listModels: Handler = (ctx) => {
 
 const getModel: Handler = (ctx) => {
   const found = MODELS.find((m) => m.id === ctx.param)
-  if (!found) return anthropic.error({ kind: 'not_found', method: 'GET', path: `/v1/models/${ctx.param}` }, ctx.requestId)
+  if (!found) return ctx.error({ kind: 'not_found', method: 'GET', path: `/v1/models/${ctx.param}` })
   return json(ctx, model(found))
 }
+
+const CREDIT_MESSAGE = 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.'
 
 const ERRORS: Record<Problem['kind'], { status: number; type: string; message: string }> = {
   missing_key: { status: 401, type: 'authentication_error', message: 'x-api-key header is required' },
@@ -109,41 +150,58 @@ const ERRORS: Record<Problem['kind'], { status: number; type: string; message: s
     message:
       "This request would exceed your organization's rate limit of 50 requests per minute (simulated). For details, refer to: https://docs.claude.com/en/api/rate-limits.",
   },
-  quota: {
-    status: 400,
-    type: 'invalid_request_error',
-    message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
-  },
+  quota: { status: 400, type: 'invalid_request_error', message: CREDIT_MESSAGE },
+  // 529 is Anthropic's own "overloaded" status.
+  overloaded: { status: 529, type: 'overloaded_error', message: 'Overloaded' },
   server_error: { status: 500, type: 'api_error', message: 'Internal server error' },
+}
+
+function errorOf(problem: Problem): { status: number; type: string; message: string } {
+  const e = { ...ERRORS[problem.kind] }
+  if (problem.kind === 'invalid_request') e.message = problem.message
+  if (problem.kind === 'server_error') return problem.status === 529 ? { ...ERRORS.overloaded } : { ...e, status: problem.status }
+  return e
+}
+
+/**
+ * The data of an in-stream `event: error`. A used-up balance arrives there as `billing_error`
+ * (there is no status to say 400 with).
+ */
+function streamErrorBody(problem: Problem, requestId: string): JsonObject {
+  const { type, message } = problem.kind === 'quota' ? { type: 'billing_error', message: CREDIT_MESSAGE } : errorOf(problem)
+  return { type: 'error', error: { type, message }, request_id: requestId }
+}
+
+// The real API refuses a request without the version header, whatever SDK sent it.
+function requireVersion(headers: IncomingHttpHeaders): Problem | undefined {
+  return headerValue(headers, 'anthropic-version') === null ? { kind: 'invalid_request', message: 'anthropic-version: header is required' } : undefined
+}
+
+function routeOf(method: string, path: string): Omit<Route, 'check'> | undefined {
+  if (method === 'POST' && path === '/v1/messages') return { handler: messages, param: '', jsonBody: true }
+  if (method === 'POST' && path === '/v1/messages/count_tokens') return { handler: countTokens, param: '', jsonBody: true }
+  if (method === 'GET' && path === '/v1/models') return { handler: listModels, param: '', jsonBody: false }
+  const m = /^\/v1\/models\/([^/]+)$/.exec(path)
+  if (method === 'GET' && m) return { handler: getModel, param: safeDecode(m[1]!), jsonBody: false }
+  return undefined
 }
 
 export const anthropic: Provider = {
   name: 'anthropic',
-  requestIdHeader: 'request-id',
+  requestIdHeaders: ['request-id'],
+  defaultRetry: 'retry-after',
 
-  credential(headers: IncomingHttpHeaders) {
-    const apiKey = headers['x-api-key']
-    if (typeof apiKey === 'string' && apiKey.trim() !== '') return apiKey.trim()
-    return bearerToken(headers)
+  credential(headers) {
+    return headerValue(headers, 'x-api-key') ?? bearerToken(headers)
   },
 
   route(method, path) {
-    if (method === 'POST' && path === '/v1/messages') return { handler: messages, param: '', jsonBody: true }
-    if (method === 'POST' && path === '/v1/messages/count_tokens') return { handler: countTokens, param: '', jsonBody: true }
-    if (method === 'GET' && path === '/v1/models') return { handler: listModels, param: '', jsonBody: false }
-    const m = /^\/v1\/models\/([^/]+)$/.exec(path)
-    if (method === 'GET' && m) return { handler: getModel, param: safeDecode(m[1]!), jsonBody: false }
-    return undefined
+    const route = routeOf(method, path)
+    return route && { ...route, check: requireVersion }
   },
 
-  error(problem, requestId) {
-    let { status, type, message } = ERRORS[problem.kind]
-    if (problem.kind === 'invalid_request') message = problem.message
-    if (problem.kind === 'server_error') {
-      status = problem.status
-      // 529 is Anthropic's own "overloaded" status.
-      if (status === 529) ({ type, message } = { type: 'overloaded_error', message: 'Overloaded' })
-    }
+  error(problem, { requestId }) {
+    const { status, type, message } = errorOf(problem)
     return { type: 'json', status, headers: {}, body: { type: 'error', error: { type, message }, request_id: requestId } }
   },
 }

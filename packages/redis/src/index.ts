@@ -1,0 +1,2 @@
+export { redisStore, RedisKeyStore, RedisCommandTimeoutError } from './store.js'
+export type { RedisStoreOptions } from './options.js'
