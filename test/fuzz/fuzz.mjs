@@ -181,8 +181,10 @@ export async function runFuzz({ requests: wanted = 100_000, seed = 42, concurren
       if (req.answer === 'sse-die' && r.complete) {
         const k = eventsBeforeDeath(req.id)
         const prefix = events.slice(0, k).join('')
-        const tail = /^event: error\ndata: (.*)\n\n$/.exec(text.slice(prefix.length))
-        if (!text.startsWith(prefix) || !tail || errorShape(parseJson(Buffer.from(tail[1]))) !== seen.provider) fail('SSE death not ended by an error event', { req: describe(conn, req), body: text.slice(0, 300) })
+        // The API's own error event: Anthropic `event: error`, a Chat Completions `data: {"error":...}` chunk.
+        const tail = /^(?:event: error\n)?data: (.*)\n\n$/.exec(text.slice(prefix.length))
+        const error = tail && parseJson(Buffer.from(tail[1]))?.error
+        if (!text.startsWith(prefix) || typeof error?.message !== 'string') fail('SSE death not ended by an error event', { req: describe(conn, req), body: text.slice(0, 300) })
       } else if (r.complete && text !== events.join('')) fail('SSE stream altered', { req: describe(conn, req), body: text.slice(0, 300) })
     } else if (r.complete && req.method !== 'HEAD' && r.status === 200) {
       let body = r.body

@@ -23,10 +23,7 @@ function parseRetryAfterMs(value: string | undefined): number | undefined {
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (value === undefined) return undefined
   const m = DELTA_SECONDS.exec(value)
-  if (m) {
-    const s = Number(m[1])
-    return Number.isFinite(s) ? s * 1000 : undefined
-  }
+  if (m) return secondsToMs(m[1]!)
   const at = parseHttpDate(value.trim())
   return at === undefined ? undefined : Math.max(0, at - now)
 }
@@ -139,5 +136,11 @@ export function cooldownFromHeaders(get: HeaderGetter, now: number): number | un
 /** OpenAI's durations (`6m0s`), or Azure OpenAI's bare seconds (`55`) in the same headers. */
 function parseReset(value: string | undefined): number | undefined {
   const m = value === undefined ? null : DELTA_SECONDS.exec(value)
-  return m ? Number(m[1]) * 1000 : parseDuration(value)
+  return m ? secondsToMs(m[1]!) : parseDuration(value)
+}
+
+/** Seconds as milliseconds; undefined past what a number holds (a 309-digit header is no wait anyone can keep). */
+function secondsToMs(seconds: string): number | undefined {
+  const ms = Number(seconds) * 1000
+  return Number.isFinite(ms) ? ms : undefined
 }

@@ -11,12 +11,14 @@ const NAMES = [
   'retry-after-ms',
   'retry-after',
   ...['requests', 'tokens', 'input-tokens', 'output-tokens'].flatMap((l) => [`anthropic-ratelimit-${l}-reset`, `anthropic-ratelimit-${l}-remaining`]),
-  ...['requests', 'tokens'].flatMap((l) => [`x-ratelimit-reset-${l}`, `x-ratelimit-remaining-${l}`]),
+  ...['requests', 'tokens'].flatMap((l) => [`x-ratelimit-reset-${l}`, `x-rate-limit-reset-${l}`, `x-ratelimit-remaining-${l}`]),
 ]
 
 // Epoch ms from the year 1000 to 9999: dates a header could name, far past and far future included.
 const epoch = fc.integer({ min: -30_610_224_000_000, max: 253_402_300_799_000 })
-const digits = (max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: max })
+// size 'max': lengths spread over the whole range (fast-check keeps strings short by default), so
+// numbers past Number.MAX_VALUE (309 digits) come up.
+const digits = (max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: max, size: 'max' })
 const pad = (n: number, w: number) => String(Math.abs(n)).padStart(w, '0')
 
 /** Strings shaped like each header's grammar, valid or nearly so: the parsers' regexes must cope with both. */
@@ -65,6 +67,16 @@ describe('rate-limit headers never give a negative, NaN or infinite cooldown', (
     fc.assert(
       fc.property(headerSet, now, (headers, at) => {
         expectCooldown(cooldownFromHeaders((name) => headers[name], at))
+      }),
+      { numRuns: NUM_RUNS },
+    )
+  })
+
+  test('each header alone, with its limit exhausted', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...NAMES), value, now, (name, v, at) => {
+        const headers: Record<string, string> = { [name]: v, [name.replace('reset', 'remaining')]: '0' }
+        expectCooldown(cooldownFromHeaders((n) => headers[n], at))
       }),
       { numRuns: NUM_RUNS },
     )

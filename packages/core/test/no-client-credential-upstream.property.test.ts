@@ -12,8 +12,8 @@ import { upstreamRequestHeaders } from '../src/headers.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
 
-const CREDENTIALS = ['authorization', 'x-api-key', 'api-key']
-const HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'expect', 'host', 'cookie', 'forwarded', 'x-real-ip', 'content-length']
+const CREDENTIALS = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key']
+const HOP = ['x-aibridge-token', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'expect', 'host', 'cookie', 'forwarded', 'x-real-ip', 'content-length']
 const OTHER = ['content-type', 'accept', 'anthropic-version', 'openai-organization', 'x-custom', 'x-forwarded-for', 'x-forwarded-host', 'user-agent', 'x-hop']
 
 /** Each letter in upper or lower case, at random. */

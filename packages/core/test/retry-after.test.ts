@@ -192,4 +192,14 @@ describe('parsers', () => {
     expect(cooldownFromHeaders(get({}), now)).toBeUndefined()
     expect(cooldownFromHeaders(get({ 'retry-after': 'garbage', 'x-ratelimit-reset-requests': 'garbage' }), now)).toBeUndefined()
   })
+
+  // Found by cooldown-always-finite.property.test.ts: seconds that fit a number but not once made
+  // milliseconds gave an Infinity cooldown.
+  test('cooldownFromHeaders: seconds too large for milliseconds are no answer, not Infinity', () => {
+    const get = (h: Record<string, string>) => (name: string) => h[name]
+    const huge = '1' + '0'.repeat(306)
+    expect(cooldownFromHeaders(get({ 'retry-after': huge }), now)).toBeUndefined()
+    expect(cooldownFromHeaders(get({ 'x-ratelimit-reset-requests': huge, 'x-ratelimit-remaining-requests': '0' }), now)).toBeUndefined()
+    expect(cooldownFromHeaders(get({ 'x-rate-limit-reset-tokens': huge }), now)).toBeUndefined()
+  })
 })
