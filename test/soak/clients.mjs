@@ -119,11 +119,14 @@ export async function oneRequest({ pool, mount, prefix, tag, rand, byokKey, scan
   } else if (stream) {
     const closing = closingError(obs.text)
     if (closing?.own) obs.outcome = 'truncated'
-    else if (closing) obs.keyFaultSeen = /rate_limit|billing|quota|authentication|permission|invalid_api_key/.test(String(closing.type))
+    else if (closing) {
+      obs.providerError = String(closing.type)
+      obs.keyFaultSeen = /rate_limit|billing|quota|authentication|permission|invalid_api_key/.test(obs.providerError)
+    }
     else if (!obs.text.includes(call.done)) obs.outcome = 'incomplete'
   }
   // The simulator echoes the tag: an answer meant for another request would not carry it.
-  obs.crossed = obs.seen === 'answer' && obs.status === 200 && obs.outcome === 'ok' && !obs.keyFaultSeen && !obs.text.includes(tag)
+  obs.crossed = obs.seen === 'answer' && obs.status === 200 && obs.outcome === 'ok' && obs.providerError === undefined && !obs.text.includes(tag)
   obs.text = ''
   return obs
 }
