@@ -18,6 +18,8 @@ export interface FuzzSummary {
   leakHits: number
   rssBeforeMB: number
   rssAfterMB: number
+  heapBeforeMB: number
+  heapAfterMB: number
   failures: { total: number; byKind: Record<string, number>; samples: FuzzFailure[] }
 }
 

@@ -140,7 +140,7 @@ export async function runFuzz({ requests: wanted = 100_000, seed = 42, concurren
       onInterception(record) {
         stats.records++
         scanner.scan(JSON.stringify(record), `record (${name})`)
-        if (record.upstreamRequestId) records.set(record.upstreamRequestId, { status: record.status, outcome: record.outcome, mount: name })
+        if (record.upstreamRequestId) settle(record.upstreamRequestId, { status: record.status, outcome: record.outcome })
       },
     })
     const mounted = await MOUNTS[name](bridge, { prefix: PREFIX[name], onHostError: () => stats.hostErrors++ })
@@ -158,16 +158,31 @@ export async function runFuzz({ requests: wanted = 100_000, seed = 42, concurren
     rssAfterMB: 0,
   }
   globalThis.gc?.()
-  const rssBefore = process.memoryUsage().rss
+  const before = process.memoryUsage()
   const started = Date.now()
-  /** Mock answers whose record must match, checked once every record is in. */
-  const expectRecords = []
+  // Records and the client answers they must match, paired by the mock's request id as each comes
+  // (so the run holds only the unpaired); what is left unpaired at the end is a failure.
+  const expected = new Map()
+  function settle(rid, record) {
+    const e = expected.get(rid)
+    if (!e) return void records.set(rid, record)
+    expected.delete(rid)
+    if (record.status !== e.status || record.outcome !== e.outcome) fail('record differs from what the client saw', { req: e.req, client: { status: e.status, outcome: e.outcome }, record })
+  }
+  function expectRecord(rid, e) {
+    const record = records.get(rid)
+    if (!record) return void expected.set(rid, e)
+    records.delete(rid)
+    expected.set(rid, e)
+    settle(rid, record)
+  }
 
   function checkMock(conn, req, r, where) {
     if (req.idDropped) return
     const rid = /^fz-(\d+)-(\d+)$/.exec(r.headers['x-request-id'] ?? '')
     if (!rid || Number(rid[1]) !== req.id) return fail('answer for another request', { req: describe(conn, req), got: r.headers['x-request-id'] })
     const seen = mock.seen.get(String(req.id))
+    mock.seen.delete(String(req.id))
     if (seen.provider === 'openai' && (!seen.credential.startsWith('pool:') || seen.clientKeySeen)) fail('client credential reached the provider (byok off)', { req: describe(conn, req), credential: seen.credential })
     // A client that names its own credential header in Connection has it removed as hop-by-hop (and,
     // having sent one, is not given a pool key): the provider then sees none. Anything else must carry one.
@@ -196,7 +211,7 @@ export async function runFuzz({ requests: wanted = 100_000, seed = 42, concurren
     if (r.complete && !left) {
       const cut = (req.answer === 'sse-die' || req.answer === 'json-die') && req.method !== 'HEAD'
       const outcome = cut ? 'truncated' : r.status < 400 ? 'ok' : 'upstream_error'
-      expectRecords.push({ rid: rid[0], status: r.status, outcome, req: describe(conn, req) })
+      expectRecord(rid[0], { status: r.status, outcome, req: { id: req.id, mount: conn.mount, method: req.method, target: req.target.slice(0, 80), answer: req.answer } })
     }
   }
 
@@ -324,19 +339,17 @@ export async function runFuzz({ requests: wanted = 100_000, seed = 42, concurren
   await Promise.all(mounts.map((name) => within(served[name].bridge.close(), 10_000).catch(() => fail('bridge.close() did not resolve', { mount: name }))))
   await mock.close()
 
-  for (const e of expectRecords) {
-    const rec = records.get(e.rid)
-    if (!rec) fail('no record for an answer from the provider', { req: e.req })
-    else if (rec.status !== e.status || rec.outcome !== e.outcome) fail('record differs from what the client saw', { req: e.req, client: { status: e.status, outcome: e.outcome }, record: { status: rec.status, outcome: rec.outcome } })
-  }
+  for (const e of expected.values()) fail('no record for an answer from the provider', { req: e.req })
   if (scanner.hits > 0) for (const s of scanner.samples) fail('key leak', s)
   summary.leakHits = scanner.hits
   summary.records = stats.records
   summary.logLines = stats.logLines
   summary.hostErrorEvents = stats.hostErrors
+  // After every server and bridge is closed, and a GC (run with --expose-gc, as pnpm fuzz does).
   globalThis.gc?.()
-  summary.rssBeforeMB = Math.round(rssBefore / 1048576)
-  summary.rssAfterMB = Math.round(process.memoryUsage().rss / 1048576)
+  const after = process.memoryUsage()
+  const mb = (n) => Math.round(n / 1048576)
+  Object.assign(summary, { rssBeforeMB: mb(before.rss), rssAfterMB: mb(after.rss), heapBeforeMB: mb(before.heapUsed), heapAfterMB: mb(after.heapUsed) })
   summary.failures = failures
   process.off('unhandledRejection', onUnhandled)
   process.off('uncaughtException', onUncaught)

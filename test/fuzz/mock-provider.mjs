@@ -56,11 +56,11 @@ function credentialOf(headers, poolKeys, clientKeys) {
 
 /**
  * Starts the mock on 127.0.0.1. `seen` maps a fuzz id to what arrived with its latest attempt:
- * { provider, sha256, length, credential, clientKeySeen (any client key anywhere in the headers) }.
+ * { provider, sha256, length, credential, clientKeySeen (any client key anywhere in the headers), attempts };
+ * the checker deletes what it has read.
  */
 export async function startMockProvider({ poolKeys, clientKeys }) {
   const seen = new Map()
-  const attempts = new Map()
   const server = http.createServer(async (req, res) => {
     res.on('error', () => {})
     const chunks = []
@@ -72,8 +72,7 @@ export async function startMockProvider({ poolKeys, clientKeys }) {
     const body = Buffer.concat(chunks)
     const provider = req.url.startsWith('/anthropic') ? 'anthropic' : 'openai'
     const id = String(req.headers['x-fuzz-id'] ?? 'none')
-    const attempt = (attempts.get(id) ?? 0) + 1
-    attempts.set(id, attempt)
+    const attempt = (seen.get(id)?.attempts ?? 0) + 1
     const credential = credentialOf(req.headers, poolKeys, clientKeys)
     const headerText = JSON.stringify(req.headers)
     const info = {
