@@ -20,6 +20,8 @@ export interface Engine {
   readonly options: ResolvedOptions
   readonly logger: Logger
   readonly observers: Observers
+  /** Records reach someone without observers (`onInterception`, a logger): model and usage are worth reading. */
+  readonly recordsRead: boolean
 }
 
 /** A request ready to go upstream, whatever front it came through. */
