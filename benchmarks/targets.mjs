@@ -121,9 +121,9 @@ async function expressHpm({ upstream }) {
   return listen(http.createServer(app), () => agent.destroy())
 }
 
-async function bridgeOnNode({ upstream, aibridge: load, keys, store }) {
+async function bridgeOnNode({ upstream, aibridge: load, keys, store, onInterception }) {
   const { createBridge } = await load('core')
-  const bridge = createBridge({ providers: providers(upstream, keys), store })
+  const bridge = createBridge({ providers: providers(upstream, keys), store, onInterception })
   return listen(
     http.createServer((req, res) => bridge.handle(req, res)),
     () => bridge.close(),
@@ -181,6 +181,12 @@ export const TARGETS = [
   { name: 'bridge-express', label: 'aibridge Express middleware', start: bridgeExpress },
   { name: 'bridge-koa', label: 'aibridge Koa middleware', start: bridgeKoa },
   { name: 'bridge-fastify', label: 'aibridge Fastify plugin', start: bridgeFastify },
+  {
+    // Someone reads the records: the model and token usage are read from every answer (the cost of usage accounting).
+    name: 'bridge-records',
+    label: 'aibridge bridge.handle, records read (onInterception: usage accounting on)',
+    start: (ctx) => bridgeOnNode({ ...ctx, onInterception: () => {} }),
+  },
   {
     name: 'bridge-failover',
     label: 'aibridge failover every request (429, then 200)',

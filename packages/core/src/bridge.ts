@@ -60,7 +60,8 @@ export class Bridge {
   constructor(options: BridgeOptions) {
     const resolved: ResolvedOptions = resolveOptions(options)
     const logger = safeLogger(options.logger)
-    this.#engine = { options: resolved, logger, observers: new Observers(logger) }
+    const recordsRead = options.onInterception !== undefined || logger !== silentLogger
+    this.#engine = { options: resolved, logger, observers: new Observers(logger), recordsRead }
     this.#store = options.store ?? new MemoryKeyStore()
     this.#store.useLogger?.(logger)
     this.#onInterception = options.onInterception

@@ -29,7 +29,8 @@ export function clientHead(call: UpstreamCall): ClientHead {
 export function relayBody(engine: Engine, ex: Exchange, call: UpstreamCall, eventStream: boolean, sink: BodySink): void {
   const { dialect, name } = ex.provider.config
   const { path } = ex.record
-  const usage = usageReader(dialect.type, path, call.status, call.headers)
+  // Model and usage go only into records: with nobody reading them, no answer is scanned.
+  const usage = engine.recordsRead || engine.observers.active ? usageReader(dialect.type, path, call.status, call.headers) : undefined
   // An error event can only be appended to a body the client reads as plain text.
   const relay = new BodyRelay(sink, {
     sseErrorEvent:

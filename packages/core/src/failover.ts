@@ -20,6 +20,8 @@ export interface Engine {
   readonly options: ResolvedOptions
   readonly logger: Logger
   readonly observers: Observers
+  /** Records reach someone without observers (`onInterception`, a logger): model and usage are worth reading. */
+  readonly recordsRead: boolean
 }
 
 /** A request ready to go upstream, whatever front it came through. */
@@ -102,6 +104,8 @@ export async function runFailover(engine: Engine, ex: Exchange, out: Outbound): 
     if (!walk || !key) return { call }
 
     const streamStart = call.status < 300 && isEventStream(call.headers['content-type']) && isPlain(call.headers['content-encoding'])
+    // Success never blames the key: no judging, no extra turn of the event loop.
+    if (call.status < 400 && !streamStart) return { call }
     const { verdict, broken } = streamStart ? await judgeStreamStart(dialect, call, streamStartMs) : await judgeAnswer(dialect, call)
     if (ex.clientGone) {
       call.abort()

@@ -16,14 +16,12 @@ const CHAT_PATH = /\/chat\/completions\/?$/
  * A node:http request (plain, or through a framework adapter) up to the failover loop: refuse what must
  * not go upstream, decide BYOK, read the body once, and run the loop. Never throws: a bug is a 500.
  */
-export async function serveNodeRequest(engine: Engine, ex: Exchange, req: IncomingMessage, target: Target, hostBody: unknown, closed: boolean): Promise<Settled> {
-  try {
-    return await serve(engine, ex, req, target, hostBody, closed)
-  } catch (err) {
+export function serveNodeRequest(engine: Engine, ex: Exchange, req: IncomingMessage, target: Target, hostBody: unknown, closed: boolean): Promise<Settled> {
+  return serve(engine, ex, req, target, hostBody, closed).catch((err: unknown) => {
     engine.logger.error({ provider: ex.provider.config.name, err: describeError(err) }, 'aibridge: internal error')
     ex.settle('internal_error')
     return { response: errorResponse(ex.provider.config.dialect, 500, 'internal', 'internal error in the gateway') }
-  }
+  })
 }
 
 function rejected(ex: Exchange, status: number, kind: Parameters<typeof errorResponse>[2], message: string, close = false): Settled {
@@ -87,7 +85,7 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
   if (config.includeStreamUsage && method === 'POST' && CHAT_PATH.test(target.rest)) body = withIncludeUsage(body) ?? body
   // A credential in the query (Gemini's `key=`) goes only with the client's own request.
   const below = byok ? target : { rest: target.rest, search: config.dialect.stripCredential(target.search) }
-  return runFailover(engine, ex, {
+  return await runFailover(engine, ex, {
     method,
     path: upstreamPath(config.basePath, below),
     below,

@@ -47,6 +47,9 @@ export function onRequestEnd(req: IncomingMessage, res: ServerResponse, onEnd: (
     end()
   }
   res.once('close', end)
+  // The response holds the connection (the common case, no pipelining): its 'close' comes however the
+  // connection ends, and nothing more per request is needed.
+  if (res.socket && !res.socket.destroyed) return
   // A response double (Fastify's inject()) may sit on a stand-in socket that never closes: its
   // response's 'close' then ends the exchange as usual.
   const socket = req.socket as Socket | null | undefined

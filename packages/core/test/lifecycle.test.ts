@@ -185,7 +185,8 @@ test('a client that left while a slow host middleware ran: one client_aborted re
   }
   await Promise.all(handled)
   const records = await b.waitForRecords(2)
-  expect(records.map((r) => [r.method, r.outcome, r.status, r.attempts])).toEqual([
+  // In either order: on a loaded machine the two middleware timers may fire together.
+  expect(records.map((r) => [r.method, r.outcome, r.status, r.attempts]).sort()).toEqual([
     ['GET', 'client_aborted', null, 0],
     ['POST', 'client_aborted', null, 0],
   ])
