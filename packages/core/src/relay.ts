@@ -29,7 +29,6 @@ export interface RelayOptions {
 
 const LF = 10
 const CR = 13
-const CR_CR = Buffer.from('\r\r')
 // An event held back longer than this goes out unfinished: a stream that never ends its events must
 // not pile up in memory. (No SSE client could use such a stream event by event anyway.)
 const HOLD_LIMIT = 16 * 1024 * 1024
@@ -138,14 +137,18 @@ export class BodyRelay implements BodyConsumer {
  */
 export function lastEventEnd(buf: Buffer, before: readonly [number, number]): number {
   const at = (i: number): number => (i >= 0 ? buf[i]! : before[2 + i]!)
-  for (let from = buf.length - 1; from >= 0; ) {
-    const p = buf.lastIndexOf(LF, from)
-    if (p === -1) break
-    const a = at(p - 1)
-    if (a === LF || (a === CR && at(p - 2) === LF)) return p + 1
-    from = p - 1
+  // Every line end, last first (LF and CR found natively): the first that closes an empty line wins.
+  let lf = buf.lastIndexOf(LF)
+  let cr = buf.lastIndexOf(CR)
+  while (lf !== -1 || cr !== -1) {
+    const i = Math.max(lf, cr)
+    if (i === lf) lf = i > 0 ? buf.lastIndexOf(LF, i - 1) : -1
+    else cr = i > 0 ? buf.lastIndexOf(CR, i - 1) : -1
+    // A CR followed by LF is one CRLF line end, judged at its LF.
+    if (buf[i] === CR && buf[i + 1] === LF) continue
+    const start = buf[i] === LF && at(i - 1) === CR ? i - 1 : i
+    const previous = at(start - 1)
+    if (previous === LF || previous === CR) return i + 1
   }
-  const cr = buf.lastIndexOf(CR_CR)
-  if (cr !== -1) return cr + 2
-  return buf.length > 0 && buf[0] === CR && before[1] === CR ? 1 : -1
+  return -1
 }
