@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run against the sources; the built packages are checked by `pnpm build` and the examples.
     alias: {
       '@aibridge/core/adapter': fileURLToPath(new URL('./packages/core/src/adapter.ts', import.meta.url)),
+      '@aibridge/core/api': fileURLToPath(new URL('./packages/core/src/api.ts', import.meta.url)),
       '@aibridge/core': pkg('core'),
       '@aibridge/express': pkg('express'),
       '@aibridge/koa': pkg('koa'),

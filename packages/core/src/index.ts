@@ -1,25 +1,4 @@
-export { Bridge, createBridge } from './bridge.js'
+export * from './api.js'
+// For serving a bridge from node:http or writing an adapter (`handle`, `dispatch`).
 export type { DispatchOptions, HandleOptions, NextFunction } from './bridge.js'
-export type { BridgeFetch } from './fetch-front.js'
-export type { Authenticate, Principal } from './authenticate.js'
 export type { BridgeResponse } from './respond.js'
-export { maskKey, fingerprint } from './mask.js'
-export { MemoryKeyStore, mergeMarks } from './key-store.js'
-export type { KeyFailure, KeyMark, KeyStateStore } from './key-store.js'
-export type { KeyOrder, KeyState } from './key-pool.js'
-export type {
-  BridgeOptions,
-  ByokMode,
-  CooldownDefaults,
-  KeyOptions,
-  ProviderOptions,
-  TimeoutOptions,
-} from './options.js'
-export { DEFAULT_BODY_LIMIT } from './options.js'
-export type { InterceptionRecord, Outcome, TokenUsage } from './record.js'
-export type { BridgeObserver, KeyMarkedEvent, KeyResetEvent, PoolExhaustedEvent } from './observer.js'
-export type { Logger } from './logger.js'
-export { statusPage } from './status-page.js'
-export type { StatusPageHandler, StatusPageOptions, StatusSnapshot } from './status-page.js'
-export type { ProviderType } from './providers/index.js'
-export { AibridgeArgumentError, AibridgeError, AibridgeKeyNotFoundError, AibridgeOptionError } from './errors.js'

@@ -3,44 +3,9 @@ import { isBridge, mountPrefix } from '@aibridge/core/adapter'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
-// What a user of this adapter needs from the engine, from one import (core's own list, chosen).
-export {
-  AibridgeArgumentError,
-  AibridgeError,
-  AibridgeKeyNotFoundError,
-  AibridgeOptionError,
-  Bridge,
-  createBridge,
-  DEFAULT_BODY_LIMIT,
-  fingerprint,
-  maskKey,
-  MemoryKeyStore,
-  mergeMarks,
-  statusPage,
-} from '@aibridge/core'
-export type {
-  BridgeObserver,
-  BridgeOptions,
-  ByokMode,
-  CooldownDefaults,
-  InterceptionRecord,
-  KeyFailure,
-  KeyMark,
-  KeyMarkedEvent,
-  KeyOrder,
-  KeyResetEvent,
-  KeyState,
-  KeyStateStore,
-  Logger,
-  Outcome,
-  PoolExhaustedEvent,
-  ProviderOptions,
-  ProviderType,
-  StatusPageHandler,
-  StatusPageOptions,
-  TimeoutOptions,
-  TokenUsage,
-} from '@aibridge/core'
+// What a user of this adapter needs from the engine, from one import: core's user API (its `api` entry),
+// without core's node-handler types.
+export * from '@aibridge/core/api'
 
 interface MountOptions {
   /**
