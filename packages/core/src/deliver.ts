@@ -43,6 +43,8 @@ export function relayBody(engine: Engine, ex: Exchange, call: UpstreamCall, even
     clientGone: () => ex.clientGone,
     onTruncated: (err, graceful) => {
       ex.settle('truncated')
+      // Reset before its first byte: the status line never left either (Node sends it with the body).
+      if (!graceful && ex.record.firstByteMs === null) ex.record.status = null
       engine.logger.warn({ provider: name, code: (err as { code?: string }).code, graceful, requestId: ex.record.id }, 'aibridge: upstream body ended mid-way')
     },
   })

@@ -189,6 +189,14 @@ describe('a non-SSE upstream that dies mid-body: the client connection is destro
     expect(record).toMatchObject({ outcome: 'truncated', attempts: 1 })
   })
 
+  test('a body cut before its first byte: the client gets a reset with no status line, and the record says so (status null)', async () => {
+    const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } } })
+    h.up.handle(dieAfter({ 'content-type': 'application/json', 'content-length': 1000 }))
+    await expect(raw(b.url, '/openai/v1/chat/completions', { method: 'POST', body: '{}' })).rejects.toThrow()
+    const [record] = await b.waitForRecords(1)
+    expect(record).toMatchObject({ outcome: 'truncated', status: null, firstByteMs: null })
+  })
+
   test('chunked: the client never sees a clean end', async () => {
     const b = await h.start({ providers: { anthropic: { keys: [K1], baseURL: h.up.url } } })
     h.up.handle(dieAfter({ 'content-type': 'application/json' }, '{"id":"msg_1",', '"content":['))
