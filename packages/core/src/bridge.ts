@@ -104,7 +104,7 @@ export class Bridge {
     const ex = this.#accept(found.provider, req, res, found.target)
     const settled = await serveNodeRequest(this.#engine, ex, req, found.target, options.body, this.#closed)
     if (settled.response) {
-      const { status, headers, body } = this.#own_answer(ex, settled.response)
+      const { status, headers, body } = this.#ownAnswer(ex, settled.response)
       if (!this.#writable(res)) return
       res.writeHead(status, headers).end(body)
       return
@@ -135,7 +135,7 @@ export class Bridge {
     if (!found) return undefined
     const ex = this.#accept(found.provider, req, res, found.target)
     const settled: Settled = await serveNodeRequest(this.#engine, ex, req, found.target, options.body, this.#closed)
-    if (settled.response) return this.#own_answer(ex, settled.response)
+    if (settled.response) return this.#ownAnswer(ex, settled.response)
     const { call } = settled
     const head = clientHead(call)
     ex.record.status = head.status
@@ -152,7 +152,7 @@ export class Bridge {
   }
 
   /** aibridge's own answer (an error, or the 499 of a client that left): it goes out whole, at once. */
-  #own_answer(ex: Exchange, response: BridgeResponse): BridgeResponse {
+  #ownAnswer(ex: Exchange, response: BridgeResponse): BridgeResponse {
     ex.record.status = ex.clientGone ? null : response.status
     if (!ex.clientGone) ex.firstByte()
     return response
