@@ -145,8 +145,9 @@ async function main() {
   lines.push('', `Listening on ${app.url}`)
   for (const provider of app.bridge.providerNames) lines.push(`  ${provider}: ${app.url}/ai/${provider}`)
   lines.push(`  Key states: ${app.url}/health`, '', 'Each request is logged below, one line each. Ctrl-C stops.')
-  console.log(lines.join('\n'))
+  // Before the banner: whoever reads "Listening on" may send SIGHUP at once.
   process.on('SIGHUP', () => app.reload())
+  console.log(lines.join('\n'))
   const stop = () => app.close().then(() => process.exit(0))
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
