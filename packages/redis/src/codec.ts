@@ -9,16 +9,20 @@ export function encodeMark(mark: KeyMark): string {
   return JSON.stringify({ state, reason, until: Number.isFinite(until) ? until : 'Infinity', at, ...(status === undefined ? {} : { status }) })
 }
 
-/** The mark a stored string holds, or undefined for anything that is not one. */
-export function decodeMark(text: unknown): KeyMark | undefined {
-  if (typeof text !== 'string') return undefined
-  let raw: Record<string, unknown>
+/** A JSON object, or undefined for anything else (what another writer or a bad message left). */
+function parseObject(text: string): Record<string, unknown> | undefined {
   try {
-    raw = JSON.parse(text) as Record<string, unknown>
+    const raw: unknown = JSON.parse(text)
+    return typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : undefined
   } catch {
     return undefined
   }
-  if (typeof raw !== 'object' || raw === null) return undefined
+}
+
+/** The mark a stored string holds, or undefined for anything that is not one. */
+export function decodeMark(text: unknown): KeyMark | undefined {
+  const raw = typeof text === 'string' ? parseObject(text) : undefined
+  if (!raw) return undefined
   const until = raw.until === 'Infinity' ? Infinity : raw.until
   const { state, reason, at, status } = raw
   if (typeof state !== 'string' || !STATES.has(state) || typeof reason !== 'string' || !REASONS.has(reason)) return undefined
@@ -42,13 +46,8 @@ export interface Change {
 }
 
 export function decodeChange(text: string): Change | undefined {
-  let raw: Record<string, unknown>
-  try {
-    raw = JSON.parse(text) as Record<string, unknown>
-  } catch {
-    return undefined
-  }
-  if (typeof raw !== 'object' || raw === null) return undefined
+  const raw = parseObject(text)
+  if (!raw) return undefined
   const { p, k, v, m } = raw
   const version = parseVersion(v)
   if (typeof p !== 'string' || typeof k !== 'string' || version === undefined) return undefined
