@@ -22,6 +22,14 @@ serve({
   mark: () => {
     mark = process.cpuUsage()
   },
+  // The machine's speed at this moment, on this core: a fixed loop, in ms. On a shared VM it varies
+  // by tens of percent from minute to minute; the run prints its spread beside the results.
+  spin: () => {
+    const start = process.hrtime.bigint()
+    let x = 0
+    for (let i = 0; i < 2e7; i++) x = (x + i * 7) & 0xffff
+    return { ms: Number(process.hrtime.bigint() - start) / 1e6, x }
+  },
   report: () => {
     const used = process.cpuUsage(mark)
     return { cpuMicros: used.user + used.system, maxRssKiB: process.resourceUsage().maxRSS, rss: process.memoryUsage.rss() }

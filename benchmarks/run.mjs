@@ -196,10 +196,11 @@ async function measureLoad(target, round) {
   const proxy = await startProxy(target, `${target.name}-load-r${round}`)
   try {
     if (WARMUP > 0) await load(proxy.port, WARMUP)
+    const { ms: spinMs } = await proxy.call('spin')
     await proxy.call('mark')
     const result = await load(proxy.port, SECONDS)
     const { cpuMicros } = await proxy.call('report')
-    return { ...result, cpuPerRequest: result.completed > 0 ? cpuMicros / result.completed : undefined }
+    return { ...result, spinMs, cpuPerRequest: result.completed > 0 ? cpuMicros / result.completed : undefined }
   } finally {
     await proxy.stop()
   }
@@ -302,13 +303,20 @@ const spread = (name) => {
   return all.length > 1 ? ` (${fmt(Math.min(...all), 0)}–${fmt(Math.max(...all), 0)})` : ''
 }
 
-console.log(`\n| target | req/s | % of floor | p50 ms | p99 ms | proxy CPU µs/req | load side CPU |`)
-console.log('| --- | --- | --- | --- | --- | --- | --- |')
+// The proxy core's speed just before each measurement (a fixed loop; lower is faster): its spread
+// says how much of a spread in req/s is the machine's.
+const spinSpread = (name) => {
+  const all = (loadRuns.get(name) ?? []).map((r) => r.spinMs).filter(Number.isFinite)
+  return all.length === 0 ? '-' : all.length === 1 ? fmt(all[0], 1) : `${fmt(median(all), 1)} (${fmt(Math.min(...all), 1)}–${fmt(Math.max(...all), 1)})`
+}
+
+console.log(`\n| target | req/s | % of floor | p50 ms | p99 ms | proxy CPU µs/req | load side CPU | spin ms |`)
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
 for (const t of targets) {
   const percent = t.name === 'floor' || !Number.isFinite(rps('floor')) ? '' : `${fmt((100 * rps(t.name)) / rps('floor'), 0)}%`
   console.log(
     `| ${t.label} | ${fmt(rps(t.name), 0)}${spread(t.name)} | ${t.name === 'floor' ? '100%' : percent} | ${fmt(med(loadRuns, t.name, 'p50'), 2)} | ` +
-      `${fmt(med(loadRuns, t.name, 'p99'), 2)} | ${t.start ? fmt(med(loadRuns, t.name, 'cpuPerRequest'), 0) : '-'} | ${fmt(100 * med(loadRuns, t.name, 'driverCpu'), 0)}% |`,
+      `${fmt(med(loadRuns, t.name, 'p99'), 2)} | ${t.start ? fmt(med(loadRuns, t.name, 'cpuPerRequest'), 0) : '-'} | ${fmt(100 * med(loadRuns, t.name, 'driverCpu'), 0)}% | ${spinSpread(t.name)} |`,
   )
 }
 
@@ -321,14 +329,24 @@ const ratios = [
   ['Koa middleware / floor, req/s', 'bridge-koa', 'floor', '%', '>= 60%'],
   ['failover every request / floor, req/s', 'bridge-failover', 'floor', '%', '>= 45%'],
   ['bridge + redisStore / floor, req/s', 'bridge-redis', 'floor', '%', ''],
+  ['records read (usage accounting on) / bridge.handle, req/s (issue 11)', 'bridge-records', 'bridge', '%', '>= 95%'],
 ]
+// The same ratios taken round by round, then their median: each pair ran minutes apart at most, so a
+// slow spell of a shared machine (see the spin column) shifts both sides of most pairs.
+const pairedRatio = (a, b) => {
+  const as = loadRuns.get(a) ?? []
+  const bs = loadRuns.get(b) ?? []
+  return median(as.map((r, i) => (bs[i] ? r.rps / bs[i].rps : NaN)))
+}
 // One cell per build: this tree's aibridge, and the baseline's under --baseline.
 const builds = BASELINE ? ['', '@baseline'] : ['']
 const rows = []
 for (const [label, a, b, unit, goal] of ratios) {
+  const show = (r) => (unit === '%' ? `${fmt(100 * r, 0)}%` : `${fmt(r, 2)}x`)
   const cells = builds.map((suffix) => {
     const r = rps(a + suffix) / rps(b)
-    return Number.isFinite(r) ? (unit === '%' ? `${fmt(100 * r, 0)}%` : `${fmt(r, 2)}x`) : '-'
+    const paired = pairedRatio(a + suffix, b)
+    return Number.isFinite(r) ? `${show(r)}${ROUNDS > 1 && Number.isFinite(paired) ? ` (round by round: ${show(paired)})` : ''}` : '-'
   })
   if (cells.some((c) => c !== '-')) rows.push([label, ...cells, goal])
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 
 export class BodyTooLargeError extends Error {
@@ -46,6 +46,10 @@ export const EMPTY = Buffer.alloc(0)
 /**
  * Reads a body once, whole (it is replayed on failover), refusing more than `limit` bytes. `req` is the
  * request itself or a stream a host put in front of it; `declared` is the request's Content-Length.
+ *
+ * As few listeners as will do, and none taken off once the body is whole (the stream is over, they
+ * can never fire again): adding or removing one costs microseconds on a request whose prototype a
+ * framework has swapped, as Express does for every request.
  */
 export function readBody(req: Readable, limit: number, declared?: number, hostStream = false): Promise<Buffer> {
   if (declared !== undefined && Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError(limit))
@@ -53,35 +57,41 @@ export function readBody(req: Readable, limit: number, declared?: number, hostSt
   // Gone before anyone listened: no 'close' or 'error' will come again.
   if (req.destroyed) return Promise.reject(hostStream ? new BodyStreamError(undefined) : new ClientGoneError())
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
+    let chunks: Buffer[] = []
     let size = 0
-    const done = (err?: Error): void => {
+    let settled = false
+    const fail = (err: Error): void => {
+      if (settled) return
+      settled = true
       req.off('data', onData)
       req.off('end', onEnd)
-      req.off('error', onError)
+      if (onError) req.off('error', onError)
       req.off('close', onClose)
-      if (err) {
-        req.pause()
-        reject(err)
-      } else {
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
-      }
+      req.pause()
+      reject(err)
     }
     const onData = (data: Buffer | string): void => {
+      if (settled) return
       const chunk = typeof data === 'string' ? Buffer.from(data) : data
       size += chunk.length
-      if (size > limit) return done(new BodyTooLargeError(limit))
+      if (size > limit) return fail(new BodyTooLargeError(limit))
       chunks.push(chunk)
     }
-    const onEnd = (): void => done()
-    // The request itself fails only when its connection does; a host's stream also on bad input.
-    const onError = (err: Error): void => done(hostStream ? new BodyStreamError((err as { code?: string }).code) : new ClientGoneError())
+    const onEnd = (): void => {
+      if (settled) return
+      settled = true
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+      chunks = []
+    }
+    // A node:http request emits 'error' only to listeners and always closes after it; a host's
+    // stream may fail on bad input too, and need not close.
+    const onError = hostStream || !(req instanceof IncomingMessage) ? (err: Error): void => fail(hostStream ? new BodyStreamError((err as { code?: string }).code) : new ClientGoneError()) : undefined
     const onClose = (): void => {
-      if (!req.readableEnded) done(new ClientGoneError())
+      if (!req.readableEnded) fail(new ClientGoneError())
     }
     req.on('data', onData)
     req.on('end', onEnd)
-    req.on('error', onError)
+    if (onError) req.on('error', onError)
     req.on('close', onClose)
     // A 'data' listener does not restart a stream that was paused explicitly.
     req.resume()
@@ -151,6 +161,9 @@ export async function requestBody(req: IncomingMessage, given: unknown, limit: n
   if (given === undefined || !consumed) {
     // Read by a host middleware that handed nothing over: the stream is spent, not empty.
     if (consumed && declaresBody(req)) throw HostBodyError.vanished()
+    // No Content-Length and not chunked: no body follows (RFC 9112 §6.3), and Node discards the
+    // empty stream itself when the response ends.
+    if (!consumed && !declaresBody(req)) return { body: EMPTY, fromHost: false }
     const body = await readBody(req, limit, Number(req.headers['content-length']))
     return { body, fromHost: false }
   }

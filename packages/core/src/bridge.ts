@@ -175,12 +175,10 @@ export class Bridge {
       queueMicrotask(() => this.#emit(ex))
       return ex
     }
-    // 'finish', not res.writableFinished: a response double such as Fastify's inject() (light-my-request)
-    // emits the events but keeps that flag false.
-    res.once('finish', () => ex.markFinished())
     const end = this.#track(ex)
-    onRequestEnd(req, res, () => {
-      if (!ex.finished) ex.leave()
+    onRequestEnd(req, res, (finished) => {
+      if (finished) ex.markFinished()
+      else ex.leave()
       end()
     })
     return ex

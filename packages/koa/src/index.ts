@@ -20,12 +20,29 @@ export type AibridgeMiddleware = Middleware & { readonly bridge: Bridge }
 
 function send(ctx: Context, { status, headers, body, eventStream }: BridgeResponse): void {
   ctx.status = status
-  // The body goes first: Koa's setter fills in a Content-Type (application/octet-stream) and, when
-  // replacing an earlier body with a stream, drops Content-Length; the provider's own headers then win.
-  ctx.body = body
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) ctx.set(name, typeof value === 'number' ? String(value) : value)
+  const { res } = ctx
+  if (ctx.body == null && !res.headersSent) {
+    // The usual case, and the cheap order: the provider's headers straight onto the response, then the
+    // body, whose setter keeps the provider's Content-Type (it fills one in only when none is set).
+    for (const name in headers) {
+      const value = headers[name]
+      if (value !== undefined) res.setHeader(name, value)
+    }
+    ctx.body = body
+    // The setter also sets Content-Length to a buffer's length; the provider's stands (a HEAD answer's
+    // empty body under the length of the body it did not send).
+    const length = headers['content-length']
+    if (length !== undefined) res.setHeader('content-length', length)
+  } else {
+    // A body set earlier by the host: the body goes first, since Koa's setter drops Content-Length when
+    // it replaces a body with a stream; the provider's own headers then win.
+    ctx.body = body
+    for (const name in headers) {
+      const value = headers[name]
+      if (value !== undefined) ctx.set(name, typeof value === 'number' ? String(value) : value)
+    }
   }
+  // Koa fills in application/octet-stream when the provider sent no Content-Type; the client gets none.
   if (headers['content-type'] === undefined) ctx.remove('Content-Type')
   // koa-compress buffers what it compresses; an event stream must reach the client event by event.
   if (eventStream) (ctx as { compress?: boolean }).compress = false
