@@ -16,6 +16,45 @@ const OBJECT_MAX = 16 * 1024
 /** Model names are short; a longer string is not one. */
 const STRING_MAX = 256
 
+/**
+ * Keys sit near the ends of what is scanned (the model in an answer's first few hundred bytes, usage
+ * in its last few hundred): a plain loop over this many bytes finds them sooner than a call into
+ * Buffer's native search, which takes over beyond it.
+ */
+const NEAR = 512
+
+/** `buf.lastIndexOf(needle, from)`. */
+function lastIndex(buf: Buffer, needle: Buffer, from: number): number {
+  const first = needle[0]
+  const n = needle.length
+  const stop = Math.max(0, from - NEAR)
+  outer: for (let i = Math.min(from, buf.length - n); i >= stop; i--) {
+    if (buf[i] !== first) continue
+    for (let j = 1; j < n; j++) if (buf[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return stop === 0 ? -1 : buf.lastIndexOf(needle, stop - 1)
+}
+
+/** `buf.indexOf(needle, from)`. */
+function firstIndex(buf: Buffer, needle: Buffer, from: number): number {
+  const first = needle[0]
+  const n = needle.length
+  const last = buf.length - n
+  const stop = Math.min(last, from + NEAR)
+  outer: for (let i = from; i <= stop; i++) {
+    if (buf[i] !== first) continue
+    for (let j = 1; j < n; j++) if (buf[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return stop >= last ? -1 : buf.indexOf(needle, stop + 1)
+}
+
+/** ASCII bytes as a string without UTF-8 decoding; anything else decoded as UTF-8. */
+function text(buf: Buffer, start: number, end: number, ascii: boolean): string {
+  return buf.toString(ascii ? 'latin1' : 'utf8', start, end)
+}
+
 /** A needle for `lastObject` / `firstString`, built once. */
 export function keyNeedle(key: string): Buffer {
   return Buffer.from(`"${key}"`, 'latin1')
@@ -44,19 +83,27 @@ function valueStart(buf: Buffer, at: number, needle: Buffer): number {
   return skipSpace(buf, colon + 1)
 }
 
+// Whether the bytes `objectEnd` last went over were all ASCII.
+let objectAscii = true
+
 /** The index just past the object that opens at `start`, or -1 when it does not close within the limit. */
 function objectEnd(buf: Buffer, start: number): number {
   const stop = Math.min(buf.length, start + OBJECT_MAX)
   let depth = 0
   let inString = false
+  let high = 0
   for (let i = start; i < stop; i++) {
-    const b = buf[i]
+    const b = buf[i]!
+    high |= b
     if (inString) {
       if (b === BACKSLASH) i++
       else if (b === QUOTE) inString = false
     } else if (b === QUOTE) inString = true
     else if (b === OPEN) depth++
-    else if (b === CLOSE && --depth === 0) return i + 1
+    else if (b === CLOSE && --depth === 0) {
+      objectAscii = high < 0x80
+      return i + 1
+    }
   }
   return -1
 }
@@ -68,7 +115,7 @@ function objectEnd(buf: Buffer, start: number): number {
  */
 export function lastObject(buf: Buffer, needle: Buffer): Record<string, unknown> | undefined {
   for (let from = buf.length - needle.length; from >= 0; ) {
-    const at = buf.lastIndexOf(needle, from)
+    const at = lastIndex(buf, needle, from)
     if (at === -1) return undefined
     from = at - 1
     const start = valueStart(buf, at, needle)
@@ -76,7 +123,7 @@ export function lastObject(buf: Buffer, needle: Buffer): Record<string, unknown>
     const end = objectEnd(buf, start)
     if (end === -1) continue
     try {
-      const value: unknown = JSON.parse(buf.toString('utf8', start, end))
+      const value: unknown = JSON.parse(text(buf, start, end, objectAscii))
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
     } catch {
       // A match that only looked like the key: keep looking further back.
@@ -88,16 +135,25 @@ export function lastObject(buf: Buffer, needle: Buffer): Record<string, unknown>
 /** The string value of the key at the first (`last` false) or last occurrence that is a whole string. */
 export function stringValue(buf: Buffer, needle: Buffer, last = false): string | undefined {
   for (let from = last ? buf.length - needle.length : 0; from >= 0 && from < buf.length; ) {
-    const at = last ? buf.lastIndexOf(needle, from) : buf.indexOf(needle, from)
+    const at = last ? lastIndex(buf, needle, from) : firstIndex(buf, needle, from)
     if (at === -1) return undefined
     from = last ? at - 1 : at + needle.length
     const start = valueStart(buf, at, needle)
     if (start === -1 || buf[start] !== QUOTE) continue
     const stop = Math.min(buf.length, start + 1 + STRING_MAX)
+    let plain = true
     for (let i = start + 1; i < stop; i++) {
-      const b = buf[i]
-      if (b === BACKSLASH) i++
-      else if (b === QUOTE) {
+      const b = buf[i]!
+      if (b >= 0x80) plain = false
+      if (b === BACKSLASH) {
+        plain = false
+        i++
+      } else if (b === QUOTE) {
+        // No escape and nothing but ASCII: the bytes are the string.
+        if (plain) {
+          if (i > start + 1) return buf.toString('latin1', start + 1, i)
+          break
+        }
         try {
           const value: unknown = JSON.parse(buf.toString('utf8', start, i + 1))
           if (typeof value === 'string' && value !== '') return value
@@ -110,3 +166,4 @@ export function stringValue(buf: Buffer, needle: Buffer, last = false): string |
   }
   return undefined
 }
+

@@ -51,6 +51,8 @@ const DECODED_FORBIDDEN = /[\x00-\x1f\x7f\\%]/
 
 /** The first dot or empty segment of `path` ('' or starting with '/'), in words. */
 function badSegment(path: string): string | undefined {
+  // Both need a segment that is empty or starts with a dot (or with ';', which cuts it to empty).
+  if (path.indexOf('//') === -1 && path.indexOf('/.') === -1 && path.indexOf('/;') === -1) return undefined
   const segments = path.split('/')
   // segments[0] is the empty string before the leading slash; a trailing slash is allowed.
   for (let i = 1; i < segments.length; i++) {
