@@ -121,6 +121,40 @@ async function expressHpm({ upstream }) {
   return listen(http.createServer(app), () => agent.destroy())
 }
 
+// What Express and Koa cost on their own: the mock's answer, fixed, after reading the request body.
+// Their difference from `node-alone` is the framework's share of every middleware's cost per request.
+const ALONE_BODY = Buffer.from(
+  JSON.stringify({ id: 'msg_bench', type: 'message', role: 'assistant', model: 'claude-bench', content: [{ type: 'text', text: 'x'.repeat(512) }] }),
+)
+const ALONE_HEADERS = { 'content-type': 'application/json', 'content-length': String(ALONE_BODY.length), 'request-id': 'req_bench' }
+
+function readThen(req, then) {
+  req.on('data', () => {})
+  req.on('end', then)
+}
+
+async function nodeAlone() {
+  return listen(http.createServer((req, res) => readThen(req, () => res.writeHead(200, ALONE_HEADERS).end(ALONE_BODY))))
+}
+
+async function expressAlone() {
+  const { default: express } = await import('express')
+  const app = express()
+  app.use((req, res) => readThen(req, () => res.writeHead(200, ALONE_HEADERS).end(ALONE_BODY)))
+  return listen(http.createServer(app))
+}
+
+async function koaAlone() {
+  const { default: Koa } = await import('koa')
+  const app = new Koa()
+  app.use(async (ctx) => {
+    await new Promise((resolve) => readThen(ctx.req, resolve))
+    ctx.set(ALONE_HEADERS)
+    ctx.body = ALONE_BODY
+  })
+  return listen(http.createServer(app.callback()))
+}
+
 async function bridgeOnNode({ upstream, aibridge: load, keys, store, onInterception }) {
   const { createBridge } = await load('core')
   const bridge = createBridge({ providers: providers(upstream, keys), store, onInterception })
@@ -187,6 +221,10 @@ export const TARGETS = [
     label: 'aibridge bridge.handle, records read (onInterception: usage accounting on)',
     start: (ctx) => bridgeOnNode({ ...ctx, onInterception: () => {} }),
   },
+  // Context, not proxies: a fixed answer with no upstream, on node:http, Express and Koa (--alone).
+  { name: 'node-alone', label: 'node:http alone (a fixed answer, no upstream)', start: nodeAlone, optIn: 'alone' },
+  { name: 'express-alone', label: 'express 5 alone (a fixed answer, no upstream)', start: expressAlone, optIn: 'alone' },
+  { name: 'koa-alone', label: 'koa 3 alone (a fixed answer, no upstream)', start: koaAlone, optIn: 'alone' },
   {
     name: 'bridge-failover',
     label: 'aibridge failover every request (429, then 200)',
