@@ -32,7 +32,7 @@ const FLAGS = {
   smoke: { type: 'boolean', help: 'a quick run of every target for CI: checks that the harness works, not timings' },
   'cpu-prof': { type: 'boolean', help: 'run each proxy process with --cpu-prof and print where the profiles are' },
   'cpu-prof-dir': { type: 'string', help: 'folder for --cpu-prof (default: a new folder under the OS temp dir)' },
-  alone: { type: 'boolean', help: 'add node:http, Express and Koa alone (a fixed answer, no upstream): what each framework costs by itself' },
+  alone: { type: 'boolean', help: 'add node:http, Express and Koa alone (a fixed answer, no upstream), and bridge.handle behind an Express-style prototype swap: what each framework costs by itself' },
   redis: { type: 'boolean', help: 'add aibridge + redisStore (needs @aibridge/redis importable and a Redis server)' },
   'redis-url': { type: 'string', help: 'Redis for --redis (default $REDIS_URL or redis://127.0.0.1:6379)' },
   baseline: { type: 'string', help: 'a checkout of aibridge, installed and built: each aibridge target also runs on its packages, as <name>@baseline' },

@@ -155,6 +155,28 @@ async function koaAlone() {
   return listen(http.createServer(app.callback()))
 }
 
+/**
+ * What Express does to every request before any middleware runs, and nothing else: `req` and `res` get
+ * new prototypes (`Object.setPrototypeOf`, as Express's `app.handle` does) and a property or two
+ * (`req.res`, `res.locals`). Each object then has a hidden class of its own, so property access inside
+ * Node's http code (and any code handed these objects) stops being cached. `bridge.handle` behind it
+ * shows what that costs a middleware without the rest of Express.
+ */
+async function bridgeSwapped(ctx) {
+  const { createBridge } = await ctx.aibridge('core')
+  const bridge = createBridge({ providers: providers(ctx.upstream) })
+  const request = Object.create(http.IncomingMessage.prototype)
+  const response = Object.create(http.ServerResponse.prototype)
+  const server = http.createServer((req, res) => {
+    Object.setPrototypeOf(req, request)
+    Object.setPrototypeOf(res, response)
+    req.res = res
+    res.locals = {}
+    bridge.handle(req, res)
+  })
+  return listen(server, () => bridge.close())
+}
+
 async function bridgeOnNode({ upstream, aibridge: load, keys, store, onInterception }) {
   const { createBridge } = await load('core')
   const bridge = createBridge({ providers: providers(upstream, keys), store, onInterception })
@@ -224,6 +246,7 @@ export const TARGETS = [
   // Context, not proxies: a fixed answer with no upstream, on node:http, Express and Koa (--alone).
   { name: 'node-alone', label: 'node:http alone (a fixed answer, no upstream)', start: nodeAlone, optIn: 'alone' },
   { name: 'express-alone', label: 'express 5 alone (a fixed answer, no upstream)', start: expressAlone, optIn: 'alone' },
+  { name: 'bridge-swapped', label: "aibridge bridge.handle on node:http, req/res prototypes swapped as Express does", start: bridgeSwapped, optIn: 'alone', noBaseline: true },
   { name: 'koa-alone', label: 'koa 3 alone (a fixed answer, no upstream)', start: koaAlone, optIn: 'alone' },
   {
     name: 'bridge-failover',

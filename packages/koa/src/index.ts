@@ -21,27 +21,21 @@ export type AibridgeMiddleware = Middleware & { readonly bridge: Bridge }
 function send(ctx: Context, { status, headers, body, eventStream }: BridgeResponse): void {
   ctx.status = status
   const { res } = ctx
-  if (ctx.body == null && !res.headersSent) {
-    // The usual case, and the cheap order: the provider's headers straight onto the response, then the
-    // body, whose setter keeps the provider's Content-Type (it fills one in only when none is set).
+  // The provider's headers straight onto the response, then the body: Koa's setter keeps a
+  // Content-Type that is set (it fills one in only when none is). (Headers already sent by a host
+  // middleware: Koa sends what it can, as with any body set that late.)
+  const open = !res.headersSent
+  if (open) {
     for (const name in headers) {
       const value = headers[name]
       if (value !== undefined) res.setHeader(name, value)
     }
-    ctx.body = body
-    // The setter also sets Content-Length to a buffer's length; the provider's stands (a HEAD answer's
-    // empty body under the length of the body it did not send).
-    const length = headers['content-length']
-    if (length !== undefined) res.setHeader('content-length', length)
-  } else {
-    // A body set earlier by the host: the body goes first, since Koa's setter drops Content-Length when
-    // it replaces a body with a stream; the provider's own headers then win.
-    ctx.body = body
-    for (const name in headers) {
-      const value = headers[name]
-      if (value !== undefined) ctx.set(name, typeof value === 'number' ? String(value) : value)
-    }
   }
+  ctx.body = body
+  // The setter also sets Content-Length to a buffer's length, or drops it when a stream replaces a
+  // body the host set: the provider's stands (a HEAD answer's is the length of the body not sent).
+  const length = headers['content-length']
+  if (open && length !== undefined) res.setHeader('content-length', length)
   // Koa fills in application/octet-stream when the provider sent no Content-Type; the client gets none.
   if (headers['content-type'] === undefined) ctx.remove('Content-Type')
   // koa-compress buffers what it compresses; an event stream must reach the client event by event.

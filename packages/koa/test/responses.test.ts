@@ -2,7 +2,7 @@
 import Koa from 'koa'
 import { beforeEach, expect, it } from 'vitest'
 import { raw } from '../../../test/support/http.js'
-import { rateLimited, verbatim } from '../../../test/support/upstream.js'
+import { rateLimited, sse, verbatim } from '../../../test/support/upstream.js'
 import { setup } from './helpers.js'
 
 const PATH = '/ai/anthropic/v1/messages'
@@ -88,4 +88,43 @@ it("answers HEAD with the provider's headers and no body", async () => {
   expect(res.headers['request-id']).toBe('req_head')
   expect(res.body.length).toBe(0)
   expect(t.up.requests[0]!.method).toBe('HEAD')
+})
+
+it("replaces a body a host middleware set before it with the provider's answer, buffered or streamed", async () => {
+  const app = new Koa()
+  // A host that sets a default body (a placeholder, an error page) before calling on.
+  app.use(async (ctx, next) => {
+    ctx.type = 'text/html'
+    ctx.body = '<p>placeholder</p>'
+    await next()
+  })
+  app.use(t.aibridge({}, { prefix: '/ai' }))
+  const at = await t.serveApp(app)
+
+  const body = JSON.stringify({ id: 'msg_2', content: [{ type: 'text', text: 'replaced' }] })
+  t.up.queue(verbatim(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'request-id': 'req_b' }, body))
+  const res = await raw(at, PATH, post)
+  expect(res.status).toBe(200)
+  expect(res.headers['content-type']).toBe('application/json')
+  expect(res.headers['content-length']).toBe(String(Buffer.byteLength(body)))
+  expect(res.headers['request-id']).toBe('req_b')
+  expect(res.body.toString('utf8')).toBe(body)
+
+  const events = ['event: message_start\ndata: {"type":"message_start"}\n\n', 'event: message_stop\ndata: {"type":"message_stop"}\n\n']
+  // The rest held back a moment: the answer is a live stream when it reaches Koa, not a whole buffer.
+  t.up.queue(sse(events, { hold: new Promise((resolve) => setTimeout(resolve, 50)) }))
+  const stream = await raw(at, PATH, post)
+  expect(stream.status).toBe(200)
+  expect(stream.headers['content-type']).toMatch(/^text\/event-stream/)
+  expect(stream.headers['content-length']).toBeUndefined()
+  expect(stream.body.toString('utf8')).toBe(events.join(''))
+
+  // A large answer with a Content-Length streams too: Koa's setter, replacing a body with a stream,
+  // drops Content-Length; the provider's is put back.
+  const large = JSON.stringify({ id: 'msg_3', content: [{ type: 'text', text: 'z'.repeat(4 * 1024 * 1024) }] })
+  t.up.queue(verbatim(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(large) }, large))
+  const big = await raw(at, PATH, post)
+  expect(big.headers['content-length']).toBe(String(Buffer.byteLength(large)))
+  expect(big.headers['transfer-encoding']).toBeUndefined()
+  expect(big.body.length).toBe(Buffer.byteLength(large))
 })
