@@ -32,6 +32,10 @@ const FLAGS = {
   smoke: { type: 'boolean', help: 'a quick run of every target for CI: checks that the harness works, not timings' },
   'cpu-prof': { type: 'boolean', help: 'run each proxy process with --cpu-prof and print where the profiles are' },
   'cpu-prof-dir': { type: 'string', help: 'folder for --cpu-prof (default: a new folder under the OS temp dir)' },
+  interleave: {
+    type: 'string',
+    help: 'ms: run a round\'s targets side by side (all started at once on the proxy core), the load moving from one to the next every <ms>, so a slow spell of the machine falls on all of them alike',
+  },
   alone: { type: 'boolean', help: 'add node:http, Express and Koa alone (a fixed answer, no upstream), and bridge.handle behind an Express-style prototype swap: what each framework costs by itself' },
   redis: { type: 'boolean', help: 'add aibridge + redisStore (needs @aibridge/redis importable and a Redis server)' },
   'redis-url': { type: 'string', help: 'Redis for --redis (default $REDIS_URL or redis://127.0.0.1:6379)' },
@@ -66,6 +70,7 @@ if (flags.help) {
 }
 
 const SECONDS = num('seconds')
+const INTERLEAVE = flags.interleave === undefined ? 0 : num('interleave')
 const WARMUP = Number(opt('warmup'))
 const ROUNDS = Math.round(num('rounds'))
 const CONNECTIONS = Math.round(num('connections'))
@@ -207,6 +212,67 @@ async function measureLoad(target, round) {
   }
 }
 
+/**
+ * --interleave: every target of the round at once (idle processes cost no CPU), the load moving from
+ * one to the next every INTERLEAVE ms for SECONDS in all per target. A shared VM's speed drifts over
+ * seconds; slices this short give every target the same mix of fast and slow moments. p50/p99 are the
+ * medians of the slices' own.
+ */
+async function measureInterleaved(order, round) {
+  const sliceSeconds = INTERLEAVE / 1000
+  const load = (target, port, seconds) =>
+    withTimeout(driver.call('load', { port, path: target.path ?? '/anthropic/v1/messages', connections: CONNECTIONS, seconds }), seconds * 1000 + 30_000, `${target.name} load`)
+  const running = []
+  try {
+    for (const target of order) {
+      const proxy = target.start ? await attempt(target.name, 'start', () => startProxy(target, `${target.name}-load-r${round}`)) : undefined
+      if (target.start && !proxy) continue
+      running.push({ target, proxy, port: proxy ? proxy.port : upstreamPort, done: 0, completed: 0, errors: 0, statuses: {}, p50: [], p99: [], driverCpu: [] })
+    }
+    for (const r of running) {
+      if (WARMUP > 0) await load(r.target, r.port, WARMUP)
+      if (r.proxy) {
+        r.spinMs = (await r.proxy.call('spin')).ms
+        await r.proxy.call('mark')
+      }
+    }
+    const slices = Math.max(1, Math.round(SECONDS / sliceSeconds))
+    for (let i = 0; i < slices; i++) {
+      for (const r of running) {
+        const got = await load(r.target, r.port, sliceSeconds)
+        r.done += got.rps * sliceSeconds
+        r.completed += got.completed
+        r.errors += got.errors
+        for (const [status, n] of Object.entries(got.statuses)) r.statuses[status] = (r.statuses[status] ?? 0) + n
+        r.p50.push(got.p50)
+        r.p99.push(got.p99)
+        r.driverCpu.push(got.driverCpu)
+      }
+    }
+    const results = []
+    for (const r of running) {
+      const cpuMicros = r.proxy ? (await r.proxy.call('report')).cpuMicros : undefined
+      results.push({
+        target: r.target,
+        result: {
+          rps: r.done / (slices * sliceSeconds),
+          completed: r.completed,
+          errors: r.errors,
+          statuses: r.statuses,
+          p50: median(r.p50),
+          p99: median(r.p99),
+          driverCpu: median(r.driverCpu),
+          spinMs: r.spinMs,
+          cpuPerRequest: cpuMicros !== undefined && r.completed > 0 ? cpuMicros / r.completed : undefined,
+        },
+      })
+    }
+    return results
+  } finally {
+    await Promise.all(running.map((r) => r.proxy?.stop()))
+  }
+}
+
 async function measureFirstEvent(target, round) {
   const ask = (port, count) =>
     withTimeout(driver.call('firstEvent', { port, path: '/anthropic/v1/sse-first', count }), count * 100 + 30_000, `${target.name} first event`)
@@ -253,15 +319,18 @@ const commit = gitCommit()
 console.log(
   `aibridge benchmark: node ${process.version}, ${os.availableParallelism()} CPUs, ${plan.note}\n` +
     `${CONNECTIONS} connections, 2 KiB JSON POST, closed loop, ${SECONDS} s per target (+${WARMUP} s warm-up), ` +
-    `${ROUNDS} round${ROUNDS > 1 ? 's' : ''} in alternating order, medians; commit ${commit}` +
+    `${ROUNDS} round${ROUNDS > 1 ? 's' : ''} in alternating order, medians${INTERLEAVE ? `; targets interleaved in ${INTERLEAVE} ms slices` : ''}; commit ${commit}` +
     `${BASELINE ? `; baseline ${BASELINE}` : ''}${flags.smoke ? '; SMOKE: checks the harness, timings mean nothing' : ''}\n`,
 )
 
 for (let round = 1; round <= ROUNDS; round++) {
   const order = round % 2 === 1 ? targets : [...targets].reverse()
   const pair = round % 2 === 1 ? sseTargets : [...sseTargets].reverse()
-  for (const target of order) {
-    const r = await attempt(target.name, 'load', () => measureLoad(target, round))
+  const measured = INTERLEAVE
+    ? ((await attempt('interleaved', 'load', () => measureInterleaved(order, round))) ?? [])
+    : order.map((target) => ({ target }))
+  for (const { target, result } of measured) {
+    const r = result ?? (await attempt(target.name, 'load', () => measureLoad(target, round)))
     if (!r) continue
     loadRuns.get(target.name).push(r)
     if (r.completed === 0 || r.errors > 0) failures.push(`${target.name}: ${r.errors} errors in ${r.completed} answers (statuses ${JSON.stringify(r.statuses)})`)

@@ -56,6 +56,7 @@ export function readBody(req: Readable, limit: number, declared?: number, hostSt
   if (req.readableEnded) return Promise.resolve(EMPTY)
   // Gone before anyone listened: no 'close' or 'error' will come again.
   if (req.destroyed) return Promise.reject(hostStream ? new BodyStreamError(undefined) : new ClientGoneError())
+  if (!hostStream && (req as IncomingMessage).complete === true) return bufferedBody(req, limit)
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] = []
     let size = 0
@@ -96,6 +97,26 @@ export function readBody(req: Readable, limit: number, declared?: number, hostSt
     // A 'data' listener does not restart a stream that was paused explicitly.
     req.resume()
   })
+}
+
+/**
+ * A node:http request whose body has all arrived (`complete`: a small request comes in one packet with
+ * its head) holds its bytes in the stream's buffer: they are taken from there at once, with no
+ * listener, event or flowing mode. The stream then ends as usual ('end' on the next tick).
+ */
+function bufferedBody(req: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for (let data: Buffer | string | null = req.read(); data !== null; data = req.read()) {
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data
+    size += chunk.length
+    if (size > limit) {
+      req.pause()
+      return Promise.reject(new BodyTooLargeError(limit))
+    }
+    chunks.push(chunk)
+  }
+  return Promise.resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
 }
 
 const FORM = /^\s*application\/x-www-form-urlencoded\s*(?:;|$)/i
