@@ -166,4 +166,3 @@ export function stringValue(buf: Buffer, needle: Buffer, last = false): string |
   }
   return undefined
 }
-
