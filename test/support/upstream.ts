@@ -170,6 +170,26 @@ export const reset: Script = (_seen, res) => {
   res.socket?.destroy()
 }
 
+/**
+ * A `count`-chunk binary body written as fast as the reader takes it (a full socket waits for
+ * 'drain'); `sent()` says how many chunks have gone out so far.
+ */
+export function bulk(chunk: Buffer, count: number): Script & { sent(): number } {
+  let sent = 0
+  const script: Script = (_seen, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': chunk.length * count })
+    const pump = (): void => {
+      while (sent < count) {
+        sent++
+        if (!res.write(chunk)) return void res.once('drain', pump)
+      }
+      res.end()
+    }
+    pump()
+  }
+  return Object.assign(script, { sent: () => sent })
+}
+
 /** Sends the head, then each of `parts` a moment apart, then kills the connection without ending the response. */
 export function dieAfter(headers: OutgoingHttpHeaders, ...parts: Array<string | Buffer>): Script {
   return async (_seen, res) => {

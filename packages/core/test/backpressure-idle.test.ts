@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { open } from '../../../test/support/http.js'
+import { bulk } from '../../../test/support/upstream.js'
 import { sleep } from '../../../test/support/wait.js'
 import { testKey } from './helpers/bridge.js'
 import { harness } from './helpers/harness.js'
@@ -14,18 +15,7 @@ const CHUNKS = 128 // 8 MiB: far more than the socket buffers between the three 
 describe('a slow client is not a silent provider', () => {
   test('a client that stops reading for longer than bodyIdleMs still gets every byte', async () => {
     const b = await h.start({ providers: { openai: { keys: [K1], baseURL: h.up.url } }, timeouts: { bodyIdleMs: 200 } })
-    h.up.handle((_seen, res) => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': CHUNK.length * CHUNKS })
-      let sent = 0
-      const pump = (): void => {
-        while (sent < CHUNKS) {
-          sent++
-          if (!res.write(CHUNK)) return void res.once('drain', pump)
-        }
-        res.end()
-      }
-      pump()
-    })
+    h.up.handle(bulk(CHUNK, CHUNKS))
     const { req, response } = open(b.url, '/openai/v1/files/file-1/content')
     req.end()
     const res = await response

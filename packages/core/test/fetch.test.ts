@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { post } from '../../../test/support/http.js'
-import { byKey, dieAfter, echoKey, expectAbortedBy, hang, json, openaiStreamEvents, providerAnswer, rateLimited, sse, text, type Script } from '../../../test/support/upstream.js'
+import { bulk, byKey, dieAfter, echoKey, expectAbortedBy, hang, json, openaiStreamEvents, providerAnswer, rateLimited, sse, text, type Script } from '../../../test/support/upstream.js'
 import { gate, sleep, until, within } from '../../../test/support/wait.js'
 import { AibridgeArgumentError, maskKey, type BridgeObserver, type InterceptionRecord, type KeyMarkedEvent, type PoolExhaustedEvent } from '../src/index.js'
 import { testKey } from './helpers/bridge.js'
@@ -227,22 +227,12 @@ describe('bridge.fetch: the response', () => {
     const { fetch, waitForRecords } = await bridge()
     const CHUNK = Buffer.alloc(64 * 1024, 'z')
     const CHUNKS = 512 // 32 MiB: far more than the socket buffers and the stream's queue
-    let sent = 0
-    h.up.handle((_seen, res) => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': CHUNK.length * CHUNKS })
-      const pump = (): void => {
-        while (sent < CHUNKS) {
-          sent++
-          if (!res.write(CHUNK)) return void res.once('drain', pump)
-        }
-        res.end()
-      }
-      pump()
-    })
+    const body = bulk(CHUNK, CHUNKS)
+    h.up.handle(body)
     const res = await fetch('http://x/v1/files/f/content')
     // Let the provider push what it can while nobody reads.
     await sleep(300)
-    expect(sent).toBeLessThan(CHUNKS / 2)
+    expect(body.sent()).toBeLessThan(CHUNKS / 2)
     let received = 0
     const reader = res.body!.getReader()
     for (;;) {
