@@ -32,6 +32,7 @@ const FLAGS = {
   smoke: { type: 'boolean', help: 'a quick run of every target for CI: checks that the harness works, not timings' },
   'cpu-prof': { type: 'boolean', help: 'run each proxy process with --cpu-prof and print where the profiles are' },
   'cpu-prof-dir': { type: 'string', help: 'folder for --cpu-prof (default: a new folder under the OS temp dir)' },
+  'node-args': { type: 'string', help: "more flags for every proxy process, space-separated, given with = (--node-args=--trace-gc-nvp: what each collection promoted)" },
   interleave: {
     type: 'string',
     help: 'ms: run a round\'s targets side by side (all started at once on the proxy core), the load moving from one to the next every <ms>, so a slow spell of the machine falls on all of them alike',
@@ -175,7 +176,10 @@ const upstream = `http://127.0.0.1:${upstreamPort}`
 
 /** Starts `target` in a proxy process; resolves to { port, call, stop }. */
 async function startProxy(target, profName) {
-  const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : []
+  const execArgv = [
+    ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : []),
+    ...(flags['node-args']?.split(/\s+/).filter(Boolean) ?? []),
+  ]
   const args = [JSON.stringify({ target: target.name, upstream, redisUrl: REDIS_URL, baseline: BASELINE })]
   const child = spawnNode(path.join(HERE, 'proxy.mjs'), { args, execArgv, cpu: plan.proxy })
   const ipc = caller(child)

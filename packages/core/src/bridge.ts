@@ -15,6 +15,7 @@ import { splitTarget, type Target } from './path.js'
 import { copyRecord, type InterceptionRecord } from './record.js'
 import { onRequestEnd } from './request-end.js'
 import type { BridgeResponse } from './respond.js'
+import { unshareSwappedShape } from './swapped-shape.js'
 
 export type NextFunction = (err?: unknown) => void
 
@@ -167,6 +168,9 @@ export class Bridge {
 
   /** Starts a request's bookkeeping: it ends exactly once, with its record, however its connection ends. */
   #accept(provider: Provider, req: IncomingMessage, res: ServerResponse, target: Target): Exchange {
+    // Behind Express: no hidden class per request from here on (see swapped-shape.ts).
+    unshareSwappedShape(req)
+    unshareSwappedShape(res)
     const ex = new Exchange(provider, req.method ?? 'GET', target)
     if (res.destroyed) {
       // The client left before the bridge was reached (a slow host middleware ran first): its

@@ -1,0 +1,10 @@
+import v8 from 'node:v8'
+
+// V8's own answer, through its natives syntax (enabled here, for the functions compiled after it).
+v8.setFlagsFromString('--allow-natives-syntax')
+const fastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean
+
+/** True when `obj` keeps its properties in a hidden class (V8's fast mode), false in dictionary mode. */
+export function hasFastProperties(obj: object): boolean {
+  return fastProperties(obj)
+}
