@@ -1,21 +1,21 @@
 /**
  * Express (4 and 5) replaces the prototype of every request's `req` and `res` (`Object.setPrototypeOf`)
  * and then adds properties to them (`res.locals`, `req.next`, `req.baseUrl`, ...). In V8 a property added
- * after a prototype swap gives the object a hidden class (map) of its own, and such an object survives
- * young-generation collections: it is copied, with everything it holds (headers, buffers, the
- * listeners and what they close over), to the old generation, which then fills at several KiB per
- * request. Each later addition (`statusCode` and `statusMessage` in `writeHead`, `_eventsCount` with
- * the first listener) makes another map, and every property access in Node's http code misses its
- * caches.
+ * after a prototype swap gives the object a hidden class (map) of its own: no two requests share one, so
+ * every property access on them (most of them inside Node's http code) misses V8's caches, each later
+ * addition (`statusCode` and `statusMessage` in `writeHead`, ...) builds yet another map, and the objects
+ * survive young-generation collections, copied to the old generation with what they hold.
  *
- * An object in dictionary mode gains properties without new maps. So an object whose prototype was
- * replaced after it was built is put in dictionary mode here: V8 does that when an own property other
- * than the last one is deleted, and the property is put back at once with its value (only its place
- * in the key order moves). An object whose prototype is its constructor's (plain node:http, Koa,
- * Fastify, a `ServerResponse` subclass) is left as it is: its hidden class is shared and fast.
+ * In dictionary mode an object gains properties without new maps, and V8 keeps one dictionary-mode map
+ * per prototype and layout (its normalized map cache): every request's `res` shares it again, and so does
+ * every `req`. So an object whose prototype was replaced after it was built is put in dictionary mode here:
+ * V8 does that when an own property other than the last one is deleted, and the property is put back at
+ * once with its value (only its place in the key order moves). An object whose prototype is its
+ * constructor's (plain node:http, Koa, Fastify, a `ServerResponse` subclass) is left as it is: its hidden
+ * class is shared and fast.
  *
  * Measured in `benchmarks/` (the Express middleware against express + http-proxy-middleware): about a
- * quarter more requests per second for the same CPU, mostly garbage collection saved.
+ * quarter more requests per second for the same CPU, with less time in garbage collection.
  */
 export function unshareSwappedShape(obj: object): void {
   const proto: unknown = Object.getPrototypeOf(obj)

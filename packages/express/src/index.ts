@@ -25,7 +25,7 @@ export function aibridge(optionsOrBridge: AibridgeExpressOptions | Bridge, mount
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     // Express has already stripped the mount path from req.url (req.originalUrl keeps it).
     // A prefix given in the options matches as the app's own routes do ('case sensitive routing').
-    const path = pathBelow(req.url, prefix, req.app?.get('case sensitive routing') === true)
+    const path = pathBelow(req.url, prefix, prefix === '' || req.app?.get('case sensitive routing') === true)
     if (path === undefined) return next()
     const raw = (req as { rawBody?: unknown }).rawBody
     bridge.handle(req, res, { path, body: hostBody(raw, req.body), next }).catch((err: unknown) => {

@@ -5,7 +5,8 @@
  * properties set before the bridge, and Express's own methods after it.
  */
 import { describe, expect, it } from 'vitest'
-import { hasFastProperties } from '../../../test/support/hidden-class.js'
+import type { Request, Response } from 'express'
+import { hasFastProperties, sameHiddenClass } from '../../../test/support/hidden-class.js'
 import { flavours, K1, setup } from './helpers.js'
 
 describe.each(flavours)('$name', ({ express }) => {
@@ -13,8 +14,13 @@ describe.each(flavours)('$name', ({ express }) => {
 
   it('serves with req and res in dictionary mode, and keeps what the host set on them', async () => {
     const seen: Record<string, unknown>[] = []
+    const objects: Array<{ req: Request; res: Response }> = []
+    const shared: boolean[] = []
     const app = express()
     app.use((req, res, next) => {
+      objects.push({ req, res })
+      // At entry (Express swapped the prototypes, then added properties): a hidden class per request.
+      if (objects.length === 2) shared.push(sameHiddenClass(objects[0]!.res, res), sameHiddenClass(objects[0]!.req, req))
       res.setMaxListeners(33)
       res.locals.user = 'u1'
       const atEntry = { req: hasFastProperties(req), res: hasFastProperties(res) }
@@ -41,6 +47,9 @@ describe.each(flavours)('$name', ({ express }) => {
       expect(((await res.json()) as { key: string }).key).toBe(K1)
     }
     await expect.poll(() => seen.length).toBe(2)
+    // Both requests' objects now share one dictionary-mode hidden class (V8's normalized map cache).
+    const [a, b] = objects as [{ req: Request; res: Response }, { req: Request; res: Response }]
+    expect([...shared, sameHiddenClass(a.res, b.res), sameHiddenClass(a.req, b.req)]).toEqual([false, false, true, true])
     for (const s of seen) {
       expect(s).toEqual({
         atEntry: { req: true, res: true },
