@@ -9,7 +9,7 @@
  * per prototype and layout (its normalized map cache): every request's `res` shares it again, and so does
  * every `req`. So an object whose prototype was replaced after it was built is put in dictionary mode here:
  * V8 does that when an own property other than the last one is deleted, and the property is put back at
- * once with its value (only its place in the key order moves). An object whose prototype is its
+ * once as it was (only its place in the key order moves). An object whose prototype is its
  * constructor's (plain node:http, Koa, Fastify, a `ServerResponse` subclass) is left as it is: its hidden
  * class is shared and fast.
  *
@@ -20,10 +20,12 @@
 export function unshareSwappedShape(obj: object): void {
   const proto: unknown = Object.getPrototypeOf(obj)
   if (proto === null || proto === (obj as { constructor?: { prototype?: unknown } }).constructor?.prototype) return
-  const holder = obj as { _maxListeners?: unknown }
-  // Every EventEmitter has this own data property from its constructor, well before the last one added.
-  if (!Object.hasOwn(holder, '_maxListeners')) return
-  const value = holder._maxListeners
-  delete holder._maxListeners
-  holder._maxListeners = value
+  // Every EventEmitter has this own property from its constructor, well before the last one added. It
+  // goes back exactly as it was (an accessor or read-only one too); one that cannot be deleted stays.
+  const descriptor = Object.getOwnPropertyDescriptor(obj, '_maxListeners')
+  if (!descriptor || !Reflect.deleteProperty(obj, '_maxListeners')) return
+  // An assignment, when it gives the same property: `defineProperty` would leave the object a map of
+  // its own again, not the one every request shares.
+  if (descriptor.writable && descriptor.enumerable && descriptor.configurable) (obj as { _maxListeners?: unknown })._maxListeners = descriptor.value
+  else Object.defineProperty(obj, '_maxListeners', descriptor)
 }

@@ -40,6 +40,33 @@ describe('unshareSwappedShape', () => {
     expect(res.getHeader('x-test')).toBe('1')
   })
 
+  it('puts _maxListeners back exactly as it was: an accessor stays an accessor, a read-only value stays read-only', () => {
+    const withAccessor = swapped()
+    let reads = 0
+    Object.defineProperty(withAccessor, '_maxListeners', { get: () => (reads++, 7), set: () => {}, enumerable: false, configurable: true })
+    const readOnly = swapped()
+    Object.defineProperty(readOnly, '_maxListeners', { value: 5, writable: false, enumerable: true, configurable: true })
+    for (const obj of [withAccessor, readOnly]) {
+      const before = Object.getOwnPropertyDescriptor(obj, '_maxListeners')
+      reads = 0
+      unshareSwappedShape(obj)
+      expect(Object.getOwnPropertyDescriptor(obj, '_maxListeners')).toEqual(before)
+      expect(hasFastProperties(obj)).toBe(false)
+    }
+    expect(reads).toBe(0) // the getter was not called: the property was moved, not read
+    expect(withAccessor.getMaxListeners()).toBe(7)
+    expect(readOnly.getMaxListeners()).toBe(5)
+  })
+
+  it('leaves a _maxListeners that cannot be deleted where it is, without throwing', () => {
+    const res = swapped()
+    Object.defineProperty(res, '_maxListeners', { value: 9, writable: true, enumerable: true, configurable: false })
+    const before = snapshot(res)
+    expect(() => unshareSwappedShape(res)).not.toThrow()
+    expect(snapshot(res)).toEqual(before)
+    expect(res.getMaxListeners()).toBe(9)
+  })
+
   it('leaves alone an object whose prototype is its constructor’s: plain, subclassed, or without _maxListeners', () => {
     const plain = new http.ServerResponse(new http.IncomingMessage(null as never))
     class Sub extends http.ServerResponse {}
