@@ -1,21 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, type Dispatcher } from 'undici'
-import { clientHead, BodyStream, relayBody, responseSink, wholeBody } from './deliver.js'
 import { AibridgeArgumentError, AibridgeKeyNotFoundError, describeOptionValue } from './errors.js'
-import { Exchange, type Provider } from './exchange.js'
-import type { Engine, Settled } from './failover.js'
+import type { Provider } from './exchange.js'
+import type { Engine } from './failover.js'
 import { fetchFront, type BridgeFetch, type FetchHost } from './fetch-front.js'
 import { KeyPool, type KeyState } from './key-pool.js'
 import { MemoryKeyStore, type KeyStateStore } from './key-store.js'
-import { safeLogger, silentLogger } from './logger.js'
-import { describeError, serveNodeRequest } from './node-front.js'
+import { Ledger } from './ledger.js'
+import { describeError, safeLogger, silentLogger } from './logger.js'
+import { acceptNodeRequest, adapterAnswer, answerNodeRequest, serveNodeRequest } from './node-front.js'
 import { checkObserver, Observers, type BridgeObserver } from './observer.js'
 import { resolveNewKeys, resolveOptions, type BridgeOptions, type ResolvedOptions } from './options.js'
 import { splitTarget, type Target } from './path.js'
-import { copyRecord, type InterceptionRecord } from './record.js'
-import { onRequestEnd } from './request-end.js'
 import type { BridgeResponse } from './respond.js'
-import { unshareSwappedShape } from './swapped-shape.js'
 
 export type NextFunction = (err?: unknown) => void
 
@@ -41,7 +38,8 @@ const NOT_FOUND = Buffer.from(JSON.stringify({ error: { message: 'aibridge: no p
 /**
  * A key pool with failover in front of one or more LLM providers. Create it with `createBridge`.
  * The bridge holds setup, the public methods and shutdown; the request path lives in `node-front`
- * (a node:http request up to the loop), `failover` (the loop) and `deliver` (the answer to the client).
+ * (a node:http request, its body and its answer), `failover` (the loop), `deliver` (the provider's
+ * answer on its way to the client) and `ledger` (requests in flight and their records).
  */
 export class Bridge {
   readonly #engine: Engine
@@ -49,13 +47,10 @@ export class Bridge {
   // Dispatchers the bridge made (closed by close()); a provider's own `dispatcher` is the host's.
   readonly #own: Dispatcher[] = []
   readonly #store: KeyStateStore
-  readonly #onInterception: ((record: InterceptionRecord) => void) | undefined
+  // Requests being served and their records; close() waits for them before closing the upstream pools.
+  readonly #ledger: Ledger
   #closed = false
   #closing: Promise<void> | undefined
-  // Requests being served, so close() can wait for them before closing the upstream pools.
-  #active = 0
-  #drained: (() => void) | undefined
-
   readonly #fetchHost: FetchHost
 
   constructor(options: BridgeOptions) {
@@ -65,7 +60,7 @@ export class Bridge {
     this.#engine = { options: resolved, logger, observers: new Observers(logger), recordsRead }
     this.#store = options.store ?? new MemoryKeyStore()
     this.#store.useLogger?.(logger)
-    this.#onInterception = options.onInterception
+    this.#ledger = new Ledger(this.#engine, options.onInterception)
     const { timeouts, cooldowns } = resolved
     let agent: Agent | undefined
     for (const config of resolved.providers.values()) {
@@ -81,12 +76,13 @@ export class Bridge {
     }
     if (agent) this.#own.push(agent)
     const bridge = this
+    const ledger = this.#ledger
     this.#fetchHost = {
       engine: this.#engine,
       get closed() {
         return bridge.#closed
       },
-      track: (ex) => this.#track(ex),
+      track: (ex) => ledger.track(ex),
     }
   }
 
@@ -102,29 +98,9 @@ export class Bridge {
       res.writeHead(404, { 'content-type': 'application/json', 'content-length': NOT_FOUND.length }).end(NOT_FOUND)
       return
     }
-    const ex = this.#accept(found.provider, req, res, found.target)
+    const ex = acceptNodeRequest(this.#ledger, found.provider, req, res, found.target)
     const settled = await serveNodeRequest(this.#engine, ex, req, found.target, options.body, this.#closed)
-    if (settled.response) {
-      const { status, headers, body } = this.#ownAnswer(ex, settled.response)
-      if (!this.#writable(res)) return
-      res.writeHead(status, headers).end(body)
-      return
-    }
-    const { call } = settled
-    const head = clientHead(call)
-    ex.record.status = head.status
-    if (!this.#writable(res)) {
-      call.abort()
-      return
-    }
-    if (call.complete) {
-      res.writeHead(head.status, head.headers).end(wholeBody(this.#engine, ex, call, head.eventStream))
-      return
-    }
-    res.writeHead(head.status, head.headers)
-    // An event stream whose first event has not come yet: the client learns at once that it started.
-    if (head.eventStream && call.empty) res.flushHeaders()
-    relayBody(this.#engine, ex, call, head.eventStream, responseSink(res, call))
+    answerNodeRequest(this.#engine, ex, settled, res)
   }
 
   /**
@@ -134,95 +110,15 @@ export class Bridge {
   async dispatch(req: IncomingMessage, res: ServerResponse, options: DispatchOptions = {}): Promise<BridgeResponse | undefined> {
     const found = this.#route(options.path ?? req.url ?? '/')
     if (!found) return undefined
-    const ex = this.#accept(found.provider, req, res, found.target)
-    const settled: Settled = await serveNodeRequest(this.#engine, ex, req, found.target, options.body, this.#closed)
-    if (settled.response) return this.#ownAnswer(ex, settled.response)
-    const { call } = settled
-    const head = clientHead(call)
-    ex.record.status = head.status
-    if (call.complete) return { ...head, body: wholeBody(this.#engine, ex, call, head.eventStream) }
-    const body = new BodyStream(call, res)
-    relayBody(this.#engine, ex, call, head.eventStream, body)
-    return { ...head, body }
+    const ex = acceptNodeRequest(this.#ledger, found.provider, req, res, found.target)
+    const settled = await serveNodeRequest(this.#engine, ex, req, found.target, options.body, this.#closed)
+    return adapterAnswer(this.#engine, ex, settled, res)
   }
 
   #route(url: string): { provider: Provider; target: Target } | undefined {
     const target = splitTarget(url)
     const provider = target && this.#providers.get(target.provider)
     return provider ? { provider, target: target! } : undefined
-  }
-
-  /** aibridge's own answer (an error, or the 499 of a client that left): it goes out whole, at once. */
-  #ownAnswer(ex: Exchange, response: BridgeResponse): BridgeResponse {
-    ex.record.status = ex.clientGone ? null : response.status
-    if (!ex.clientGone) ex.firstByte()
-    return response
-  }
-
-  /** False when nothing can be sent: the client is gone, or a host wrote first (its response is reset if open). */
-  #writable(res: ServerResponse): boolean {
-    if (!res.destroyed && !res.headersSent) return true
-    if (res.headersSent && !res.writableEnded) res.destroy()
-    return false
-  }
-
-  /** Starts a request's bookkeeping: it ends exactly once, with its record, however its connection ends. */
-  #accept(provider: Provider, req: IncomingMessage, res: ServerResponse, target: Target): Exchange {
-    // Behind Express: no hidden class per request from here on (see swapped-shape.ts).
-    unshareSwappedShape(req)
-    unshareSwappedShape(res)
-    const ex = new Exchange(provider, req.method ?? 'GET', target)
-    if (res.destroyed) {
-      // The client left before the bridge was reached (a slow host middleware ran first): its
-      // response has closed already and will not say so again.
-      ex.leave()
-      queueMicrotask(() => this.#emit(ex))
-      return ex
-    }
-    const end = this.#track(ex)
-    onRequestEnd(req, res, (finished) => {
-      if (finished) ex.markFinished()
-      else ex.leave()
-      end()
-    })
-    return ex
-  }
-
-  /** Counts a request as in flight until the returned function ends it: its record goes out, then close() may go on. */
-  #track(ex: Exchange): () => void {
-    this.#active++
-    let ended = false
-    return () => {
-      if (ended) return
-      ended = true
-      this.#emit(ex)
-      if (--this.#active === 0) this.#drained?.()
-    }
-  }
-
-  #emit(ex: Exchange): void {
-    // Usage still decoding (a compressed body): the record goes out when it is known.
-    if (ex.settled) {
-      const settled = ex.settled
-      ex.settled = undefined
-      void settled.then(() => this.#emit(ex))
-      return
-    }
-    const record = ex.finish()
-    if (!record) return
-    const { observers, logger } = this.#engine
-    // One line per request: the record holds no key (hints only), no body and no query string.
-    if (logger !== silentLogger) logger.info({ ...record }, 'aibridge: request')
-    if (observers.active) observers.emit('requestEnded', record)
-    if (!this.#onInterception) return
-    try {
-      const result = this.#onInterception(copyRecord(record)) as unknown
-      if (result && typeof (result as Promise<unknown>).catch === 'function') {
-        ;(result as Promise<unknown>).catch((err: unknown) => logger.error({ err: describeError(err) }, 'aibridge: onInterception threw'))
-      }
-    } catch (err) {
-      logger.error({ err: describeError(err) }, 'aibridge: onInterception threw')
-    }
   }
 
   /**
@@ -321,7 +217,7 @@ export class Bridge {
 
   async #shutdown(): Promise<void> {
     // A request in flight may still fail over to another key: the pools stay open until it ends.
-    if (this.#active > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
+    await this.#ledger.idle()
     await Promise.all(this.#own.map((d) => d.close()))
     // A store that fails to close (its connection already gone, say) must not fail the host's shutdown.
     try {

@@ -28,3 +28,9 @@ export function safeLogger(logger: Logger | undefined): Logger {
     }
   return { debug: call('debug'), info: call('info'), warn: call('warn'), error: call('error') }
 }
+
+/** A thrown value for a log line: its class and message, nothing else it may carry. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`
+  return String(err)
+}

@@ -1,16 +1,96 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { authenticateRequest } from './authenticate.js'
 import { BodyStreamError, BodyTooLargeError, ClientGoneError, HostBodyError, requestBody } from './body.js'
 import { usesOwnCredential } from './byok.js'
-import type { Exchange } from './exchange.js'
+import { BodyStream, clientHead, relayBody, responseSink, wholeBody } from './deliver.js'
+import { Exchange, type Provider } from './exchange.js'
 import { gone, runFailover, type Engine, type Settled } from './failover.js'
 import { upstreamRequestHeaders } from './headers.js'
-import { hostilePath, upstreamPath, type Target } from './path.js'
-import { errorResponse } from './respond.js'
 import { withIncludeUsage } from './include-usage.js'
+import type { Ledger } from './ledger.js'
+import { describeError } from './logger.js'
+import { hostilePath, upstreamPath, type Target } from './path.js'
+import { onRequestEnd } from './request-end.js'
+import { errorResponse, type BridgeResponse } from './respond.js'
+import { unshareSwappedShape } from './swapped-shape.js'
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD'])
 const CHAT_PATH = /\/chat\/completions\/?$/
+
+/**
+ * Starts a node:http request's bookkeeping: it ends exactly once, with its record, however its
+ * connection ends.
+ */
+export function acceptNodeRequest(ledger: Ledger, provider: Provider, req: IncomingMessage, res: ServerResponse, target: Target): Exchange {
+  // Behind Express: no hidden class per request from here on (see swapped-shape.ts).
+  unshareSwappedShape(req)
+  unshareSwappedShape(res)
+  const ex = new Exchange(provider, req.method ?? 'GET', target)
+  const end = ledger.track(ex)
+  if (res.destroyed) {
+    // The client left before the bridge was reached (a slow host middleware ran first): its
+    // response has closed already and will not say so again.
+    ex.leave()
+    queueMicrotask(end)
+    return ex
+  }
+  onRequestEnd(req, res, (finished) => {
+    if (finished) ex.markFinished()
+    else ex.leave()
+    end()
+  })
+  return ex
+}
+
+/** Sends what the loop settled on through `res` itself (the plain node:http handler, Connect, Express). */
+export function answerNodeRequest(engine: Engine, ex: Exchange, settled: Settled, res: ServerResponse): void {
+  if (settled.response) {
+    const { status, headers, body } = ownAnswer(ex, settled.response)
+    if (writable(res)) res.writeHead(status, headers).end(body)
+    return
+  }
+  const { call } = settled
+  const head = clientHead(call)
+  ex.record.status = head.status
+  if (!writable(res)) {
+    call.abort()
+    return
+  }
+  if (call.complete) {
+    res.writeHead(head.status, head.headers).end(wholeBody(engine, ex, call, head.eventStream))
+    return
+  }
+  res.writeHead(head.status, head.headers)
+  // An event stream whose first event has not come yet: the client learns at once that it started.
+  if (head.eventStream && call.empty) res.flushHeaders()
+  relayBody(engine, ex, call, head.eventStream, responseSink(res, call))
+}
+
+/** What the loop settled on, as a response for a framework adapter to send its own way (Koa, Fastify). */
+export function adapterAnswer(engine: Engine, ex: Exchange, settled: Settled, res: ServerResponse): BridgeResponse {
+  if (settled.response) return ownAnswer(ex, settled.response)
+  const { call } = settled
+  const head = clientHead(call)
+  ex.record.status = head.status
+  if (call.complete) return { ...head, body: wholeBody(engine, ex, call, head.eventStream) }
+  const body = new BodyStream(call, res)
+  relayBody(engine, ex, call, head.eventStream, body)
+  return { ...head, body }
+}
+
+/** aibridge's own answer (an error, or the 499 of a client that left): it goes out whole, at once. */
+function ownAnswer(ex: Exchange, response: BridgeResponse): BridgeResponse {
+  ex.record.status = ex.clientGone ? null : response.status
+  if (!ex.clientGone) ex.firstByte()
+  return response
+}
+
+/** False when nothing can be sent: the client is gone, or a host wrote first (its response is reset if open). */
+function writable(res: ServerResponse): boolean {
+  if (!res.destroyed && !res.headersSent) return true
+  if (res.headersSent && !res.writableEnded) res.destroy()
+  return false
+}
 
 /**
  * A node:http request (plain, or through a framework adapter) up to the failover loop: refuse what must
@@ -93,9 +173,4 @@ async function serve(engine: Engine, ex: Exchange, req: IncomingMessage, target:
     body: body.length === 0 && NO_BODY_METHODS.has(method) ? undefined : body,
     byok,
   })
-}
-
-export function describeError(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`
-  return String(err)
 }
