@@ -3,7 +3,9 @@
  * and then adds properties to them (`res.locals`, `req.next`, `req.baseUrl`, ...). In V8 a property added
  * after a prototype swap gives the object a hidden class (map) of its own: no two requests share one, so
  * every property access on them (most of them inside Node's http code) misses V8's caches, and each later
- * addition (`statusCode` and `statusMessage` in `writeHead`, ...) builds yet another map.
+ * addition (`statusCode` and `statusMessage` in `writeHead`, ...) builds yet another map, with a copy of the
+ * object's property descriptors that outlives the next young-generation collection
+ * (`benchmarks/swap-survival.mjs`).
  *
  * In dictionary mode an object gains properties without new maps, and V8 keeps one dictionary-mode map
  * per prototype and layout (its normalized map cache): every request's `res` shares it again, and so does
