@@ -109,13 +109,13 @@ async function fastifyHttpProxy({ upstream }) {
  * agent: http-proxy's default (`agent: false`) opens a connection per request, which no one tuning
  * for speed would keep, and which would make this anchor much slower.
  */
-async function expressHpm({ upstream }) {
+async function expressHpm({ upstream }, mount = '/anthropic') {
   const { default: express } = await import('express')
   const { createProxyMiddleware } = await import('http-proxy-middleware')
   const agent = new http.Agent({ keepAlive: true })
   const app = express()
   app.use(
-    '/anthropic',
+    mount,
     createProxyMiddleware({ target: upstream, agent, on: { proxyReq: (proxyReq) => proxyReq.setHeader('x-api-key', GOOD_KEY) } }),
   )
   return listen(http.createServer(app), () => agent.destroy())
@@ -186,12 +186,13 @@ async function bridgeOnNode({ upstream, aibridge: load, keys, store, onIntercept
   )
 }
 
-async function bridgeExpress({ upstream, aibridge: load }) {
+async function bridgeExpress({ upstream, aibridge: load }, mount) {
   const { default: express } = await import('express')
   const { aibridge } = await load('express')
   const ai = aibridge({ providers: providers(upstream) })
   const app = express()
-  app.use(ai)
+  if (mount) app.use(mount, ai)
+  else app.use(ai)
   return listen(http.createServer(app), () => ai.bridge.close())
 }
 
@@ -237,6 +238,22 @@ export const TARGETS = [
   { name: 'bridge-express', label: 'aibridge Express middleware', start: bridgeExpress },
   { name: 'bridge-koa', label: 'aibridge Koa middleware', start: bridgeKoa },
   { name: 'bridge-fastify', label: 'aibridge Fastify plugin', start: bridgeFastify },
+  // The Express pair under a mount path, as the README mounts aibridge (--mounted): Express's router
+  // then strips the prefix from req.url for both.
+  {
+    name: 'express-hpm-mounted',
+    label: "express 5 + http-proxy-middleware 3 at app.use('/ai/anthropic', ...)",
+    path: '/ai/anthropic/v1/messages',
+    start: (ctx) => expressHpm(ctx, '/ai/anthropic'),
+    optIn: 'mounted',
+  },
+  {
+    name: 'bridge-express-mounted',
+    label: "aibridge Express middleware at app.use('/ai', ...)",
+    path: '/ai/anthropic/v1/messages',
+    start: (ctx) => bridgeExpress(ctx, '/ai'),
+    optIn: 'mounted',
+  },
   {
     // Someone reads the records: the model and token usage are read from every answer (the cost of usage accounting).
     name: 'bridge-records',
