@@ -10,7 +10,7 @@ import { copyRecord, type InterceptionRecord } from './record.js'
  */
 export class Ledger {
   #active = 0
-  #idle: (() => void) | undefined
+  #idle: { promise: Promise<void>; resolve: () => void } | undefined
 
   constructor(
     private readonly engine: Engine,
@@ -25,14 +25,22 @@ export class Ledger {
       if (ended) return
       ended = true
       this.#emit(ex)
-      if (--this.#active === 0) this.#idle?.()
+      if (--this.#active === 0 && this.#idle) {
+        this.#idle.resolve()
+        this.#idle = undefined
+      }
     }
   }
 
   /** Resolves once no exchange is in flight. */
   idle(): Promise<void> {
     if (this.#active === 0) return Promise.resolve()
-    return new Promise<void>((resolve) => (this.#idle = resolve))
+    if (!this.#idle) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => (resolve = r))
+      this.#idle = { promise, resolve }
+    }
+    return this.#idle.promise
   }
 
   #emit(ex: Exchange): void {
